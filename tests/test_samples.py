@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -339,9 +338,6 @@ def test_large_file(tmp_path: Path) -> None:
     )
     path = tmp_path / "big.jsonl.gz"
     path.write_bytes(gzip.compress(("\n".join(records) + "\n").encode()))
-    started = time.perf_counter()
     samples = read_samples(path, {f"HumanEval/{i}" for i in range(164)})
-    elapsed = time.perf_counter() - started
     assert len(samples) == 50_000
     assert samples[-1].index == (50_000 - 1) // 164
-    assert elapsed < 10  # ~0.2 s here; a generous bound catches accidental quadratic behaviour

@@ -156,7 +156,10 @@ def _rebuild_exception(type_name: str, message: str) -> BaseException:
     """The candidate's exception as a builtin type, so tests' `except ValueError` work."""
     cls = getattr(builtins, type_name, None)
     exc: BaseException
-    if isinstance(cls, type) and issubclass(cls, Exception) and cls is not CandidateRaised:
+    # Never StopIteration: raised from a call inside map()/filter(), it would end the
+    # iteration silently, and `all(map(lambda x: f(x) == ..., cases))` would pass.
+    if isinstance(cls, type) and issubclass(cls, Exception) and cls is not CandidateRaised \
+            and not issubclass(cls, (StopIteration, StopAsyncIteration)):
         try:
             exc = cls(message)
         except Exception:

@@ -192,7 +192,9 @@ def _mount_scratch_tmpfs(target: str, size: int) -> bool:
     mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
     if mount(None, b"/", None, _MS_REC | _MS_PRIVATE, None) != 0:
         return False
-    opts = f"size={size},mode=0711".encode()
+    # Inodes are kernel memory outside `size`: uncapped, a program makes ~350k empty files
+    # or dirs per CPU second (~350 MB) and its cleanup stalls every other worker.
+    opts = f"size={size},nr_inodes={max(1024, size // 4096)},mode=0711".encode()
     return mount(b"codebudget", target.encode(), b"tmpfs", _MS_NOSUID | _MS_NODEV, opts) == 0
 
 

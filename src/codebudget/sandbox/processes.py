@@ -143,6 +143,7 @@ class CandidateProcess:
         self.wall_deadline = time.monotonic() + 1e9
         self.gone: CandidateGone | None = None
         self.exit: ExitInfo | None = None
+        self._greeted = False  # read the zygote's "ready" (or "setup-failed") frame
         self._stat_path = f"/proc/{pid}/stat"
 
     def set_budget(self, cpu_limit_s: float, wall_limit_s: float) -> None:
@@ -169,6 +170,24 @@ class CandidateProcess:
 
     def receive(self) -> list[Any]:
         """The next message from the candidate: a non-empty list tagged with a string."""
+        if not self._greeted:
+            # Written by the zygote after confinement and before the program is loaded,
+            # so the program cannot forge it; any later "setup-failed" is the program's
+            # lie (it would otherwise stop the whole run) and counts as a protocol violation.
+            hello = self._receive()
+            self._greeted = True
+            if hello[0] == "setup-failed":
+                raise SandboxError(f"a sandbox layer failed to apply in a candidate: {hello[1:]}")
+            if hello != ["ready"]:
+                self.gone = CandidateGone("crash", "protocol violation: no ready message")
+                raise self.gone
+        reply = self._receive()
+        if reply[0] in ("ready", "setup-failed"):
+            self.gone = CandidateGone("crash", f"protocol violation: unexpected {reply[0]!r}")
+            raise self.gone
+        return reply
+
+    def _receive(self) -> list[Any]:
         if self.gone:
             raise self.gone
         reply = None
@@ -188,8 +207,6 @@ class CandidateProcess:
         if type(reply) is not list or not reply or type(reply[0]) is not str:
             self.gone = CandidateGone("crash", "protocol violation: reply is not a tagged list")
             raise self.gone
-        if reply[0] == "setup-failed":
-            raise SandboxError(f"a sandbox layer failed to apply in a candidate: {reply[1:]}")
         return reply
 
     def _send(self, data: bytes) -> None:

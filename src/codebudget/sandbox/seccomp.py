@@ -5,7 +5,8 @@ candidate with one prctl, so a program pays microseconds for it. It allows every
 Python function needs and refuses what could reach outside the candidate's own process:
 new processes (fork bombs, escapes via setsid), the network, tracing or reading other
 processes, signals to anyone else, raising limits, kernel-wide state (clock, mounts,
-modules, keys), io_uring (which would bypass the filter) and exec.
+modules, keys), io_uring (which would bypass the filter), exec, and changes to file
+metadata (which Landlock does not cover).
 """
 
 from __future__ import annotations
@@ -20,6 +21,11 @@ _CMP_NE, _CMP_EQ, _CMP_MASKED_EQ = 1, 4, 7
 _CLONE_THREAD = 0x00010000
 _TIOCSTI, _TIOCLINUX = 0x5412, 0x541C
 _PR_SET_NO_NEW_PRIVS, _PR_SET_SECCOMP, _SECCOMP_MODE_FILTER = 38, 22, 2
+# Syscalls newer than some libseccomp releases know by name. Since Linux 5.1 new syscalls
+# have one number on every architecture but alpha, mips and ia64; the kernel we run on may
+# have them even when the library cannot name them, and the filter allows what it omits.
+_UNIFIED_NR = {"setxattrat": 463, "removexattrat": 466, "open_tree_attr": 467,
+               "file_setattr": 469}
 
 DENIED = (
     # network
@@ -42,6 +48,12 @@ DENIED = (
     # identity and limits
     "setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid", "setgroups",
     "setfsuid", "setfsgid", "capset", "setrlimit",
+    # file metadata: Landlock does not cover it, so a candidate running as the user (no
+    # root to drop) could chmod, chown, re-date or tag any of the user's files
+    "chmod", "fchmod", "fchmodat", "fchmodat2", "chown", "fchown", "lchown", "fchownat",
+    "utime", "utimes", "futimesat", "utimensat", "setxattr", "lsetxattr", "fsetxattr",
+    "removexattr", "lremovexattr", "fremovexattr", "setxattrat", "removexattrat",
+    "file_setattr", "open_tree_attr",
 )
 
 
@@ -93,6 +105,8 @@ def build_filter() -> bytes | None:
 
         def rule(name: str, action: int, *conds: tuple[int, int, int, int]) -> None:
             nr = lib.seccomp_syscall_resolve_name(name.encode())
+            if nr < 0 and os.uname().machine in ("x86_64", "aarch64"):
+                nr = _UNIFIED_NR.get(name, -1)
             if nr < 0:
                 return  # this architecture has no such syscall (e.g. fork on aarch64)
             arr = (_ArgCmp * max(1, len(conds)))(*[_ArgCmp(*c) for c in conds])

@@ -82,6 +82,10 @@ def _spawn(plan: Any, job_fd: int, job: int, jobs: dict[int, str], serve: Any) -
             finally:
                 os._exit(SETUP_FAILED_EXIT)
         try:
+            # The first frame on the socket is ours, written before any of the program's
+            # code runs: only it may say "setup-failed" (see CandidateProcess.receive).
+            ready = wire.dumps(["ready"])
+            os.write(3, wire.HEADER.pack(len(ready)) + ready)
             serve()
         finally:
             os._exit(0)
