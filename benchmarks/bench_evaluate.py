@@ -261,8 +261,15 @@ def run_codebudget(exe: str, samples: Path, out: Path, workers: int, env: dict[s
     if p.returncode != 0:
         raise Broke(f"codebudget evaluate exited {p.returncode}; see {log}:\n{p.stdout[-2000:]}")
     verdicts = {}
+    split: dict[str, list[float]] = {}  # status -> [distinct programs, their judging seconds]
+    seen = set()
     for r in read_jsonl(out / "results.jsonl"):
         verdicts[(r["task_id"], r["sample"])] = r["status"]
+        if r.get("program_sha256") not in seen:  # duplicates repeat their program's verdict
+            seen.add(r.get("program_sha256"))
+            acc = split.setdefault(r["status"], [0, 0.0])
+            acc[0] += 1
+            acc[1] += r.get("seconds", 0.0)
     summary = json.loads((out / "summary.json").read_text())
     rss = None
     if rss_file.exists() and rss_file.read_text().strip():
@@ -271,7 +278,7 @@ def run_codebudget(exe: str, samples: Path, out: Path, workers: int, env: dict[s
             "failed": sum(v != "pass" for v in verdicts.values()), "verdicts": verdicts,
             "cpu_s": m.own_cpu, "peak_rss_mib": rss, "summary_seconds": summary["seconds"],
             "distinct_programs": summary.get("distinct_programs"), "statuses": summary["statuses"],
-            "foreign": m.foreign, "steal": m.steal, "out": str(out)}
+            "foreign": m.foreign, "steal": m.steal, "out": str(out), "split": split}
 
 
 # --------------------------------------------------------------------------- checks
@@ -331,6 +338,13 @@ def report_file(kind: str, n_samples: int, runs: dict[str, list[dict[str, Any]]]
     print(f"  codebudget's own 'seconds' (judging only, no start-up/loading): "
           f"{statistics.median([r['summary_seconds'] for r in cbs]):.2f} s median; "
           f"statuses {cbs[-1]['statuses']}")
+    mid = sorted(cbs, key=lambda r: r["seconds"])[len(cbs) // 2]  # the median round
+    total = sum(s for _, s in mid["split"].values())
+    print(f"  codebudget median round: {mid['seconds']:.2f} s wall = {mid['summary_seconds']:.2f} s judging "
+          f"+ {mid['seconds'] - mid['summary_seconds']:.2f} s start-up/loading/writing/exit; "
+          f"per-program judging seconds summed over distinct programs: {total:.2f} s")
+    print("    " + ", ".join(f"{st} {n} programs {sec:.2f} s ({100 * sec / max(total, 1e-9):.0f}%)"
+                            for st, (n, sec) in sorted(mid["split"].items(), key=lambda x: -x[1][1])))
     print("throughput ratios (anchor median wall s / codebudget median wall s, same rounds):")
     targets = []
     for anchor in HARNESSES:

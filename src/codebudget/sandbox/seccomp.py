@@ -148,9 +148,12 @@ def build_filter() -> bytes | None:
         lib.seccomp_release(ctx)
 
 
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
 def install(bpf: bytes) -> None:
     """Install a compiled filter on the calling process (irrevocable)."""
-    libc = ctypes.CDLL(None, use_errno=True)
+    libc = _libc
     buf = ctypes.create_string_buffer(bpf, len(bpf))
     prog = _SockFprog(len(bpf) // 8, ctypes.cast(buf, ctypes.c_void_p))
     if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:

@@ -15,6 +15,7 @@ usage, removes its scratch dir and kills any process that escaped its job.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import shutil
@@ -43,6 +44,7 @@ def main() -> None:
     for name in PREIMPORT:
         __import__(name)
     sys.dont_write_bytecode = True
+    gc.freeze()  # children never scan (and so never copy) the pre-imported heap
     limits = isolation.Limits(**config["limits"])
     plan = isolation.plan_layers(limits, config["scratch_root"])
     ctl.send(json.dumps({"layers": plan.layers, "missing": plan.missing}).encode())
