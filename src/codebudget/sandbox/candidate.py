@@ -54,7 +54,8 @@ def _reply(sock: socket.socket, reply: list[Any]) -> bool:
 
 def _load(source: str, namespace: dict[str, Any]) -> list[Any]:
     try:
-        code = compile(source, "<candidate>", "exec")
+        # dont_inherit: the program must not get this module's `from __future__ import annotations`
+        code = compile(source, "<candidate>", "exec", dont_inherit=True)
     except (SyntaxError, ValueError) as exc:  # ValueError: source with NUL bytes
         return ["syntax", type(exc).__name__, _describe(exc)]
     except BaseException as exc:  # RecursionError/MemoryError while compiling

@@ -204,8 +204,9 @@ class Judge:
             tests = task.tests
             assert isinstance(tests, ScriptTests)
             compiled = (
-                compile(task.reference + "\n" + tests.setup + "\n", "<reference>", "exec"),
-                compile(tests.code, checks.TEST_FILENAME, "exec"),
+                # dont_inherit: not this module's `from __future__ import annotations`
+                compile(task.reference + "\n" + tests.setup + "\n", "<reference>", "exec", dont_inherit=True),
+                compile(tests.code, checks.TEST_FILENAME, "exec", dont_inherit=True),
             )
             self._compiled[key] = compiled
         return compiled

@@ -4,9 +4,9 @@ The filter is compiled once (in the zygote) to classic BPF bytes and installed i
 candidate with one prctl, so a program pays microseconds for it. It allows everything a
 Python function needs and refuses what could reach outside the candidate's own process:
 new processes (fork bombs, escapes via setsid), the network, tracing or reading other
-processes, signals to anyone else, raising limits, kernel-wide state (clock, mounts,
-modules, keys), io_uring (which would bypass the filter), exec, and changes to file
-metadata (which Landlock does not cover).
+processes, signalling or rescheduling anyone else, raising limits, kernel-wide state
+(clock, mounts, modules, keys), io_uring (which would bypass the filter), exec, and
+changes to file metadata (which Landlock does not cover).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ _ACT_ALLOW = 0x7FFF0000
 _CMP_NE, _CMP_EQ, _CMP_MASKED_EQ = 1, 4, 7
 _CLONE_THREAD = 0x00010000
 _TIOCSTI, _TIOCLINUX = 0x5412, 0x541C
+_PRIO_PROCESS, _IOPRIO_WHO_PROCESS = 0, 1
 _PR_SET_NO_NEW_PRIVS, _PR_SET_SECCOMP, _SECCOMP_MODE_FILTER = 38, 22, 2
 # Syscalls newer than some libseccomp releases know by name. Since Linux 5.1 new syscalls
 # have one number on every architecture but alpha, mips and ia64; the kernel we run on may
@@ -125,6 +126,16 @@ def build_filter() -> bytes | None:
         # nothing else); tkill/tgkill/rt_*sigqueueinfo name a target that must be itself too.
         for name in ("kill", "tkill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo"):
             rule(name, eperm, (0, _CMP_NE, 0, 0))
+        # Scheduling: only the candidate itself (pid 0) may be reniced, pinned or made idle;
+        # otherwise a candidate could slow any process of its user (of 'nobody' as root, of
+        # the user, judge included, without root). setpriority and ioprio_set also refuse
+        # the "whole group" and "whole user" forms.
+        for name in ("sched_setaffinity", "sched_setscheduler", "sched_setparam", "sched_setattr"):
+            rule(name, eperm, (0, _CMP_NE, 0, 0))
+        rule("setpriority", eperm, (0, _CMP_NE, _PRIO_PROCESS, 0))
+        rule("setpriority", eperm, (1, _CMP_NE, 0, 0))
+        rule("ioprio_set", eperm, (0, _CMP_NE, _IOPRIO_WHO_PROCESS, 0))
+        rule("ioprio_set", eperm, (1, _CMP_NE, 0, 0))
         # prlimit64 may read limits (new_limit == NULL) but never set them.
         rule("prlimit64", eperm, (2, _CMP_NE, 0, 0))
         rule("ioctl", eperm, (1, _CMP_MASKED_EQ, 0xFFFFFFFF, _TIOCSTI))
