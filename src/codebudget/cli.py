@@ -206,5 +206,8 @@ def main() -> None:
     app()
 
 
+from codebudget import cli_run  # noqa: E402,F401  (registers run, runs, export, models)
+
+
 if __name__ == "__main__":
     sys.exit(main())
