@@ -56,11 +56,12 @@ def _benchmarks(names: str) -> list[str]:
 def _open_judge(workers: int | None, allow_weak: bool, memory_mb: int | None = None,
                 time_floor: float | None = None) -> Any:
     from codebudget.sandbox.isolation import Limits, weaknesses
-    from codebudget.sandbox.judge import Judge, TimePolicy
+    from codebudget.sandbox.judge import TimePolicy
+    from codebudget.sandbox.supervisor import SupervisedJudge
 
     limits = Limits(memory_bytes=memory_mb << 20) if memory_mb else Limits()
     policy = TimePolicy(floor_s=time_floor) if time_floor else TimePolicy()
-    judge = Judge(workers=workers, limits=limits, policy=policy)
+    judge = SupervisedJudge(workers=workers, limits=limits, policy=policy)
     weak = weaknesses(judge.layers)
     if weak:
         for line in weak:

@@ -38,6 +38,7 @@ def run(
     config: Optional[Path] = typer.Option(None, "--config", help="A sweep file (TOML): models × benchmarks × styles × decodings."),
     store_path: Path = StoreOption,
     workers: Optional[int] = typer.Option(None, "--workers", "-w", help="Parallel judges."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for the engine (default: all cores)."),
     label: Optional[str] = typer.Option(None, "--label"),
 ) -> None:
     """Generate with a real model, judge, and store every sample's cost (resumable)."""
@@ -53,7 +54,8 @@ def run(
             decoding = DecodingConfig(max_new_tokens=max_new_tokens, temperature=temperature,
                                       top_p=top_p, seed=seed)
             configs = [RunConfig(model=model, backend=backend, benchmark=b.strip(), prompt_style=prompt_style,  # type: ignore[arg-type]
-                                 n=n, limit=limit, decoding=decoding, base_url=base_url, label=label)
+                                 n=n, limit=limit, decoding=decoding, base_url=base_url, threads=threads,
+                                 label=label)
                        for b in benchmark.split(",") if b.strip()]
         except ValidationError as exc:
             raise UserError(f"invalid option: {format_validation_error(exc)}", "see `codebudget run --help`") from None

@@ -44,6 +44,7 @@ class RunConfig(BaseModel):
     decoding: DecodingConfig = DecodingConfig()
     n_ctx: int = Field(4096, ge=256)
     base_url: Optional[str] = None  # openai backend: one or more comma-separated URLs
+    threads: Optional[int] = Field(None, ge=1, description="CPU threads for the engine (default: all cores)")
     label: Optional[str] = None
 
     @field_validator("model", "benchmark", "backend")
@@ -54,8 +55,8 @@ class RunConfig(BaseModel):
         return value.strip()
 
     def identity(self) -> dict[str, Any]:
-        """The fields that decide the run's output (the label is only a name)."""
-        return self.model_dump(exclude={"label"})
+        """The fields that decide the run's output (a label or a thread count does not)."""
+        return self.model_dump(exclude={"label", "threads"})
 
 
 class SweepFile(BaseModel):
@@ -72,6 +73,7 @@ class SweepFile(BaseModel):
     limit: Optional[int] = Field(None, ge=1)
     n_ctx: int = Field(4096, ge=256)
     base_url: Optional[str] = None
+    threads: Optional[int] = Field(None, ge=1)
 
 
 def load_sweep(path: Path) -> list[RunConfig]:
@@ -94,7 +96,7 @@ def load_sweep(path: Path) -> list[RunConfig]:
                                                        sweep.prompt_styles, sweep.decoding):
         runs.append(RunConfig(model=model, backend=sweep.backend, benchmark=bench, prompt_style=style,
                               n=sweep.n, limit=sweep.limit, decoding=dec, n_ctx=sweep.n_ctx,
-                              base_url=sweep.base_url))
+                              base_url=sweep.base_url, threads=sweep.threads))
     return runs
 
 

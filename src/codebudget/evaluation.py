@@ -93,7 +93,7 @@ def summarize(benchmark: str, tasks: Sequence[Task], results: Sequence[SampleRes
         "isolation_missing": judge.missing_layers,
         "time_limits": {"cpu_floor_s": judge.policy.floor_s, "reference_factor": judge.policy.factor,
                         "wall_backstop": f"{judge.policy.wall_factor} x cpu limit + {judge.policy.wall_extra_s} s"},
-        "memory_limit_bytes": judge.sandbox.limits.memory_bytes,
+        "memory_limit_bytes": judge.limits.memory_bytes,
         "workers": judge.workers,
         "codebudget": __version__,
         "python": sys.version.split()[0],

@@ -48,7 +48,7 @@ def open_backend(config: RunConfig) -> tuple[Backend, ModelPreset | None]:
         return backend, None
     preset, path = resolve_model(config.model)
     if config.backend == "llamacpp":
-        return load_backend("llamacpp", model_path=path, n_ctx=config.n_ctx), preset
+        return load_backend("llamacpp", model_path=path, n_ctx=config.n_ctx, n_threads=config.threads), preset
     return load_backend(config.backend, model=str(path), preset=preset), preset
 
 

@@ -34,6 +34,7 @@ class BrokenReference(SandboxError):
         super().__init__(f"reference solution fails for {', '.join(task_ids[:5])}"
                          f"{' ...' if len(task_ids) > 5 else ''}: {details[0]}")
         self.task_ids = task_ids
+        self.details = details
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,10 @@ class Judge:
         self._expected: dict[str, list[Any]] = {}
         self._refs: dict[tuple[str, str], Reference] = {}
         self._lock = threading.Lock()
+
+    @property
+    def limits(self) -> Limits:
+        return self.sandbox.limits
 
     @property
     def layers(self) -> list[str]:
@@ -150,28 +155,40 @@ class Judge:
     def judge(self, items: Sequence[tuple[Task, str]],
               progress: Callable[[int], None] | None = None) -> list[Verdict]:
         """One verdict per (task, program) item, in order; identical programs run once."""
-        refs = self.references([task for task, _ in items])
-        broken = sorted({t.task_id for t, _ in items if not refs[t.task_id].ok})
-        if broken:
-            raise BrokenReference(broken, [refs[t].detail for t in broken])
-        unique: dict[str, tuple[Task, str]] = {}
-        keys = []
-        for task, program in items:
-            key = program_hash(task, program)
-            keys.append(key)
-            unique.setdefault(key, (task, program))
+        keys = [program_hash(task, program) for task, program in items]
+        unique = {key: item for key, item in zip(keys, items)}
         counts: dict[str, int] = {}
         for key in keys:
             counts[key] = counts.get(key, 0) + 1
+        verdicts: dict[str, Verdict] = {}
 
-        def one(key: str) -> Verdict:
-            verdict = self.judge_one(*unique[key], key)
+        def record(key: str, verdict: Verdict) -> None:
+            verdicts[key] = verdict
             if progress:
                 progress(counts[key])
-            return verdict
 
-        verdicts = dict(zip(unique, self._map(one, list(unique), None)))
+        self.judge_keyed([(k, t, p) for k, (t, p) in unique.items()], on_verdict=record)
         return [verdicts[k] for k in keys]
+
+    def judge_keyed(self, items: Sequence[tuple[str, Task, str]],
+                    on_start: Callable[[str, float], None] | None = None,
+                    on_verdict: Callable[[str, Verdict], None] | None = None) -> None:
+        """Judge distinct (key, task, program) items; report each start (with its wall
+        deadline in seconds) and each verdict as it happens, from the worker threads."""
+        refs = self.references([task for _, task, _ in items])
+        broken = sorted({t.task_id for _, t, _ in items if not refs[t.task_id].ok})
+        if broken:
+            raise BrokenReference(broken, [refs[t].detail for t in broken])
+
+        def one(item: tuple[str, Task, str]) -> None:
+            key, task, program = item
+            if on_start:
+                on_start(key, self.policy.wall_limit(self.policy.cpu_limit(refs[task.task_id].cpu_s)))
+            verdict = self.judge_one(task, program, key)
+            if on_verdict:
+                on_verdict(key, verdict)
+
+        self._map(one, list(items), None)
 
     def judge_one(self, task: Task, program: str, key: str | None = None) -> Verdict:
         key = key or program_hash(task, program)
