@@ -30,6 +30,7 @@ from typing import BinaryIO, Literal
 
 from codebudget.benchmarks.catalog import DataFile
 from codebudget.errors import UserError
+from codebudget.paths import cache_dir
 
 ENV_DATA = "CODEBUDGET_DATA"
 ENV_CACHE = "CODEBUDGET_CACHE"
@@ -66,12 +67,7 @@ def user_data_dir(data_dir: Path | None = None) -> Path | None:
 
 def cache_data_dir() -> Path:
     """The `data/` folder of the user cache (it may not exist yet)."""
-    root = os.environ.get(ENV_CACHE)
-    if root:
-        return Path(root).expanduser() / "data"
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return base / "codebudget" / "data"
+    return cache_dir("data")
 
 
 def downloads_disabled() -> bool:

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from codebudget.errors import UserError
+from codebudget.paths import cache_dir
 from codebudget.models.presets import ModelPreset, PyPISource, get_preset, preset_names
 
 ENV_CACHE = "CODEBUDGET_CACHE"
@@ -51,12 +52,7 @@ class DownloadFailed(UserError):
 
 
 def model_cache_dir() -> Path:
-    root = os.environ.get(ENV_CACHE)
-    if root:
-        return Path(root).expanduser() / "models"
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return base / "codebudget" / "models"
+    return cache_dir("models")
 
 
 def cached_path(preset: ModelPreset) -> Path:

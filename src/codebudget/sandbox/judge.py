@@ -52,6 +52,25 @@ class TimePolicy:
         return self.wall_factor * cpu_limit_s + self.wall_extra_s
 
 
+def dedupe(items: Sequence[tuple[Task, str]], progress: Callable[[int], None] | None) -> tuple[
+        list[str], dict[str, tuple[Task, str]], Callable[[str, Verdict], None], dict[str, Verdict]]:
+    """Keys per item, the distinct items, and a recorder that fills `verdicts` and reports
+    progress once per *sample* (a program shared by k samples advances k)."""
+    keys = [program_hash(task, program) for task, program in items]
+    unique = dict(zip(keys, items))
+    counts: dict[str, int] = {}
+    for key in keys:
+        counts[key] = counts.get(key, 0) + 1
+    verdicts: dict[str, Verdict] = {}
+
+    def record(key: str, verdict: Verdict) -> None:
+        verdicts[key] = verdict
+        if progress:
+            progress(counts[key])
+
+    return keys, unique, record, verdicts
+
+
 def program_hash(task: Task, program: str) -> str:
     h = hashlib.sha256()
     for part in (task.benchmark, task.task_id, program):
@@ -155,18 +174,7 @@ class Judge:
     def judge(self, items: Sequence[tuple[Task, str]],
               progress: Callable[[int], None] | None = None) -> list[Verdict]:
         """One verdict per (task, program) item, in order; identical programs run once."""
-        keys = [program_hash(task, program) for task, program in items]
-        unique = {key: item for key, item in zip(keys, items)}
-        counts: dict[str, int] = {}
-        for key in keys:
-            counts[key] = counts.get(key, 0) + 1
-        verdicts: dict[str, Verdict] = {}
-
-        def record(key: str, verdict: Verdict) -> None:
-            verdicts[key] = verdict
-            if progress:
-                progress(counts[key])
-
+        keys, unique, record, verdicts = dedupe(items, progress)
         self.judge_keyed([(k, t, p) for k, (t, p) in unique.items()], on_verdict=record)
         return [verdicts[k] for k in keys]
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from codebudget.benchmarks.task import IOTests, Task
+from codebudget.paths import cache_dir
 
 FORMAT = 2  # bump whenever the judge's protocol or measurement changes
 
@@ -46,9 +47,7 @@ def task_key(task: Task) -> str:
 
 
 def default_cache_dir() -> Path:
-    root = os.environ.get("CODEBUDGET_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "codebudget")
-    return Path(root) / "references"
+    return cache_dir("references")
 
 
 class ReferenceCache:

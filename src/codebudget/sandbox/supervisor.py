@@ -23,7 +23,7 @@ from typing import Any
 
 from codebudget.benchmarks.task import Task
 from codebudget.sandbox.isolation import Limits
-from codebudget.sandbox.judge import BrokenReference, Judge, TimePolicy, program_hash
+from codebudget.sandbox.judge import BrokenReference, Judge, TimePolicy, dedupe
 from codebudget.sandbox.processes import SandboxError
 from codebudget.sandbox.references import Reference, ReferenceCache
 from codebudget.sandbox.verdict import Status, Verdict
@@ -119,18 +119,7 @@ class SupervisedJudge:
 
     def judge(self, items: Sequence[tuple[Task, str]],
               progress: Callable[[int], None] | None = None) -> list[Verdict]:
-        keys = [program_hash(task, program) for task, program in items]
-        unique = {key: item for key, item in zip(keys, items)}
-        counts: dict[str, int] = {}
-        for key in keys:
-            counts[key] = counts.get(key, 0) + 1
-        verdicts: dict[str, Verdict] = {}
-
-        def record(key: str, verdict: Verdict) -> None:
-            verdicts[key] = verdict
-            if progress:
-                progress(counts[key])
-
+        keys, unique, record, verdicts = dedupe(items, progress)
         suspects = self._judge_watched(unique, record)
         for key in suspects:  # each alone: a stall now is this program's own doing
             if self._judge_watched({key: unique[key]}, record):
