@@ -81,18 +81,16 @@ def _run_all(configs: list[Any], store_path: Path, workers: int | None) -> None:
 
     try:
         with Store(store_path) as store:
-            backends: dict[tuple[str, str], Any] = {}
+            loaded: tuple[tuple[str, str], Any, Any] | None = None  # one model in memory at a time
             for cfg in configs:
-                key = (cfg.backend, cfg.model)
-                if key not in backends:
-                    for old in backends.values():
-                        old[0].close()
-                    backends = {key: open_backend(cfg)}
-                backend, preset = backends[key]
-                outcome = _with_progress(cfg, store, judge, backend, preset, execute)
+                if loaded is None or loaded[0] != (cfg.backend, cfg.model):
+                    if loaded is not None:
+                        loaded[1].close()
+                    loaded = ((cfg.backend, cfg.model), *open_backend(cfg))
+                outcome = _with_progress(cfg, store, judge, loaded[1], loaded[2], execute)
                 _print_run(store, outcome)
-            for b in backends.values():
-                b[0].close()
+            if loaded is not None:
+                loaded[1].close()
     finally:
         for j in judge_holder:
             j.close()
@@ -102,14 +100,13 @@ def _with_progress(cfg: Any, store: Any, judge: Any, backend: Any, preset: Any, 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("[cyan]{task.fields[info]}"), TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())
+               TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())
     with Progress(*columns, console=console, disable=not console.is_terminal) as bar:
         bars: dict[str, Any] = {}
-        tokens = {"n": 0, "s": 0.0}
 
         def progress(phase: str, done: int, total: int) -> None:
             if phase not in bars:
-                bars[phase] = bar.add_task(f"{cfg.model} · {cfg.benchmark} · {phase}", total=total, info="")
+                bars[phase] = bar.add_task(f"{cfg.model} · {cfg.benchmark} · {phase}", total=total)
             bar.update(bars[phase], completed=done, total=total)
 
         return execute(cfg, store, judge, progress, backend=backend, preset=preset)
