@@ -63,6 +63,7 @@ TARGETS = {
     ("unique", "humaneval"): 3.0,
     ("unique", "evalplus"): 2.5,
 }
+LOADED_CORES = 0.25  # a run during which other processes used this much CPU is flagged LOADED
 # Known reasons for verdicts that differ between tools (see ../shared/anchor_bench/README.md).
 EVALPLUS_FIND_ZERO = ("evalplus 0.3.1 fails every HumanEval/32 (find_zero) solution: its special "
                       "oracle `continue`s before recording the input as passed (fixed upstream in "
@@ -358,6 +359,12 @@ def report_file(kind: str, n_samples: int, runs: dict[str, list[dict[str, Any]]]
     if ep_res:
         print(f"  (info only, not a target) vs evalplus's result-file time: "
               f"{statistics.median(ep_res) / med['codebudget']:.2f}x")
+    loaded = [f"{t} round {i + 1} ({r['foreign']:.2f})" for t in TOOLS for i, r in enumerate(runs[t])
+              if r["foreign"] >= LOADED_CORES]
+    n_all = sum(len(rs) for rs in runs.values())
+    print(f"runs with >= {LOADED_CORES} foreign cores (LOADED): {len(loaded)} of {n_all}"
+          + (": " + ", ".join(loaded) + " - the medians include them; rerun when the machine is quiet"
+             if loaded else ""))
     steal = max(r["steal"] for rs in runs.values() for r in rs)
     print(f"load (/proc/loadavg 1/5/15 min): before {load_before}; after {load_after}; "
           f"max steal during a run: {steal:.2f} cores")
@@ -551,7 +558,8 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"round {rnd + 1} {tool:10} {r['seconds']:7.2f} s {len(rows) / r['seconds']:7.1f}/s "
                           f"pass {r['passed']} not {r['failed']}{extra}; idle wait {waited:.0f} s "
                           f"(busy {busy:.2f}), load {la}, foreign {r['foreign']:.2f} cores, "
-                          f"steal {r['steal']:.2f}", flush=True)
+                          f"steal {r['steal']:.2f}{' LOADED' if r['foreign'] >= LOADED_CORES else ''}",
+                          flush=True)
             load_after = loadavg()
             targets = report_file(kind, len(rows), runs, load_before, load_after, warm)
             all_targets += targets
