@@ -19,8 +19,9 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Iterator
 
 from codebudget.sandbox import wire
 from codebudget.sandbox.codec import DecodeError, dumps, loads
@@ -156,11 +157,19 @@ class CandidateProcess:
         return self.receive()
 
     def send(self, message: list[Any]) -> None:
+        with self._losses():
+            data = dumps(message)
+            self._send(wire.HEADER.pack(len(data)) + data)
+
+    @contextmanager
+    def _losses(self) -> Iterator[None]:
+        """Turn any way of losing the candidate into `self.gone`, raised now and ever after."""
         if self.gone:
             raise self.gone
         try:
-            data = dumps(message)
-            self._send(wire.HEADER.pack(len(data)) + data)
+            yield
+        except DecodeError as exc:
+            self.gone = CandidateGone("crash", f"protocol violation: {exc}")
         except CandidateGone as exc:
             self.gone = exc
         except OSError as exc:
@@ -188,22 +197,11 @@ class CandidateProcess:
         return reply
 
     def _receive(self) -> list[Any]:
-        if self.gone:
-            raise self.gone
-        reply = None
-        try:
+        with self._losses():
             (size,) = wire.HEADER.unpack(self._recv(wire.HEADER.size))
             if size > wire.MAX_MESSAGE:
                 raise CandidateGone("crash", f"reply of {size} bytes exceeds the limit")
             reply = loads(self._recv(size))
-        except DecodeError as exc:
-            self.gone = CandidateGone("crash", f"protocol violation: {exc}")
-        except CandidateGone as exc:
-            self.gone = exc
-        except OSError as exc:
-            self.gone = CandidateGone("crash", f"connection lost: {exc}")
-        if self.gone:
-            raise self.gone
         if type(reply) is not list or not reply or type(reply[0]) is not str:
             self.gone = CandidateGone("crash", "protocol violation: reply is not a tagged list")
             raise self.gone
