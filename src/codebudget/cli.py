@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Optional, TypeVar
@@ -115,8 +116,6 @@ def verify(
     with _open_judge(workers, allow_weak_isolation) as judge:
         for name in names:
             tasks = get_benchmark(name).load(data_dir)
-            import time
-
             start = time.monotonic()
             with progress_bar(console, f"{name}: references", len(tasks), "tasks") as advance:
                 refs = judge.references(tasks, advance, refresh=remeasure)
