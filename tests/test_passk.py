@@ -199,3 +199,13 @@ def test_ci_invalid_arguments(kwargs: dict[str, object]) -> None:
     values = kwargs.pop("per_task_values")
     with pytest.raises(ValueError):
         bootstrap_ci(values, **kwargs)  # type: ignore[arg-type]
+
+
+def test_summary_has_every_reportable_k_and_an_interval() -> None:
+    from codebudget.scoring import pass_at_k_summary
+
+    summary = pass_at_k_summary({"a": (5, 2), "b": (5, 5)})
+    assert summary["pass_at_k"] == {"1": pytest.approx(0.7), "2": pytest.approx((0.7 + 1.0) / 2), "5": 1.0}
+    lo, hi = summary["pass_at_1_ci95"]  # type: ignore[misc]
+    assert lo <= 0.7 <= hi
+    assert pass_at_k_summary({}) == {"pass_at_k": {}, "pass_at_1_ci95": None}

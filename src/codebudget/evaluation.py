@@ -24,7 +24,7 @@ from codebudget.errors import UserError
 from codebudget.samples import Sample, read_samples
 from codebudget.sandbox.judge import Judge
 from codebudget.sandbox.verdict import Status, Verdict
-from codebudget.scoring import bootstrap_ci, ks_for, mean_pass_at_k, pass_at_k_per_task
+from codebudget.scoring import pass_at_k_summary
 
 
 @dataclass(frozen=True)
@@ -72,8 +72,6 @@ def summarize(benchmark: str, tasks: Sequence[Task], results: Sequence[SampleRes
         n_c[0] += 1
         n_c[1] += r.verdict.passed
     per_task = {t: (n, c) for t, (n, c) in counts.items()}
-    ks = ks_for(per_task) if per_task else []
-    pass1 = list(pass_at_k_per_task(per_task, 1).values()) if per_task else []
     statuses = Counter(r.verdict.status.value for r in results)
     errors = Counter(r.verdict.error_type for r in results if r.verdict.error_type)
     return {
@@ -83,8 +81,7 @@ def summarize(benchmark: str, tasks: Sequence[Task], results: Sequence[SampleRes
         "samples": len(results),
         "samples_per_task": {"min": min((n for n, _ in per_task.values()), default=0),
                              "max": max((n for n, _ in per_task.values()), default=0)},
-        "pass_at_k": {str(k): mean_pass_at_k(per_task, k) for k in ks},
-        "pass_at_1_ci95": list(bootstrap_ci(pass1)) if pass1 else None,
+        **pass_at_k_summary(per_task),
         "statuses": {s.value: statuses.get(s.value, 0) for s in Status},
         "error_types": dict(errors.most_common()),
         "distinct_programs": len({r.verdict.program_hash for r in results}),

@@ -11,7 +11,7 @@ from typing import Any
 
 from codebudget.benchmarks import get_benchmark
 from codebudget.sandbox.verdict import Status
-from codebudget.scoring import bootstrap_ci, ks_for, mean_pass_at_k, pass_at_k_per_task
+from codebudget.scoring import pass_at_k_summary
 from codebudget.store import SampleResult, Store
 
 
@@ -23,15 +23,12 @@ def run_summary(store: Store, run_id: str) -> dict[str, Any]:
         nc[0] += 1
         nc[1] += r.passed
     per_task = {t: (n, c) for t, (n, c) in counts.items()}
-    ks = ks_for(per_task) if per_task else []
-    pass1 = list(pass_at_k_per_task(per_task, 1).values()) if per_task else []
     statuses = Counter(r.verdict.status.value for r in results if r.verdict)
     return {
         "run_id": run_id,
         "samples": len(results),
         "tasks": len(per_task),
-        "pass_at_k": {str(k): mean_pass_at_k(per_task, k) for k in ks},
-        "pass_at_1_ci95": list(bootstrap_ci(pass1)) if pass1 else None,
+        **pass_at_k_summary(per_task),
         "statuses": {s.value: statuses.get(s.value, 0) for s in Status},
         "unjudged": sum(1 for r in results if r.verdict is None),
         "cost": cost_summary(results),

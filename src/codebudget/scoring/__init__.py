@@ -9,6 +9,7 @@ from codebudget.scoring.passk import (
     mean_pass_at_k,
     pass_at_k,
     pass_at_k_per_task,
+    pass_at_k_summary,
 )
 
 __all__ = [
@@ -18,4 +19,5 @@ __all__ = [
     "mean_pass_at_k",
     "pass_at_k",
     "pass_at_k_per_task",
+    "pass_at_k_summary",
 ]

@@ -122,3 +122,14 @@ def _resampled_means(values: np.ndarray, resamples: int, rng: np.random.Generato
         indices = rng.integers(0, size, size=(stop - start, size))
         means[start:stop] = values[indices].mean(axis=1)
     return means
+
+
+def pass_at_k_summary(counts: Mapping[str, tuple[int, int]]) -> dict[str, object]:
+    """pass@k for every reportable k and a bootstrap 95 % interval for pass@1 (empty: none)."""
+    if not counts:
+        return {"pass_at_k": {}, "pass_at_1_ci95": None}
+    pass1 = list(pass_at_k_per_task(counts, 1).values())
+    return {
+        "pass_at_k": {str(k): mean_pass_at_k(counts, k) for k in ks_for(counts)},
+        "pass_at_1_ci95": list(bootstrap_ci(pass1)),
+    }
