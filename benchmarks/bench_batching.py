@@ -185,17 +185,19 @@ def main() -> int:
 def report(rounds: list[list[Measure]]) -> None:
     labels = [m.label for m in rounds[0]]
     runs = {label: [ms[i] for ms in rounds] for i, label in enumerate(labels)}
+    runs = {label: [m for m in ms if m.foreign_cores < LOADED] or ms for label, ms in runs.items()}
     median = {label: statistics.median(m.tok_s for m in ms) for label, ms in runs.items()}
     anchor = median["transformers batch 1"]
     print(f"\n{'configuration':<26} {'tokens':>6} {'tok/s':>8} {'(best)':>8} {'vs batch 1':>10}  "
-          f"{'ids = batch 1':<16} foreign cores (max)")
+          f"{'ids = batch 1':<16} {'runs':>4}  foreign cores (max)")
     for label, ms in runs.items():
         foreign = max(m.foreign_cores for m in ms)
         print(f"{label:<26} {ms[-1].tokens:6d} {median[label]:8.2f} {max(m.tok_s for m in ms):8.2f} "
-              f"{median[label] / anchor:9.2f}x  {ms[-1].same_as_batch1:<16} {foreign:.2f}"
+              f"{median[label] / anchor:9.2f}x  {ms[-1].same_as_batch1:<16} {len(ms):4d}  {foreign:.2f}"
               f"{'  LOADED' if foreign >= LOADED else ''}")
-    print("\ntok/s: median over rounds (best round in brackets); the ratio is of medians. Tokens are the "
-          "samples' completion_tokens (transformers counts the end token, llama.cpp does not).")
+    print("\ntok/s: median over the rounds that were not LOADED (all rounds if every one was; best in "
+          "brackets); ratios are of medians.\nTokens: the samples' completion_tokens (transformers counts the "
+          "end token, llama.cpp does not).")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,8 @@ whose cores are busy with other work slows generation down ~25x (see the backend
 
 from __future__ import annotations
 
+import copy
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import pairwise
@@ -23,7 +25,7 @@ _EXTRA = "the transformers backend is an optional extra: pip install 'codebudget
 pytest.importorskip("torch", reason=_EXTRA)
 pytest.importorskip("transformers", reason=_EXTRA)
 
-from codebudget.backends import Decoding, Generation, Request, load_backend
+from codebudget.backends import Decoding, Generation, Request, hf_gguf, load_backend
 from codebudget.backends.hf_transformers import TransformersBackend
 from codebudget.errors import UserError
 
@@ -124,15 +126,34 @@ def test_the_converted_cache_is_created_then_reused(loaded: Loaded) -> None:
 @pytest.mark.slow
 def test_a_fresh_conversion_and_the_cached_copy_generate_the_same_tokens(loaded: Loaded,
                                                                          tmp_path: Path) -> None:
-    # The file is keyed by name + size + mtime when no preset vouches for it.
+    # Without a preset the folder is keyed by name + size + mtime. One left by an older
+    # conversion format (or half-written) is not trusted: it is converted again and replaced.
+    stale = hf_gguf.converted_folder(tmp_path, loaded.gguf, None)
+    stale.mkdir()
+    (stale / hf_gguf.MARKER).write_text(json.dumps({"format": hf_gguf.FORMAT - 1}))
+    (stale / "junk").write_text("from an older conversion")
     fresh = TransformersBackend(str(loaded.gguf), cache_dir=tmp_path, batch_size=1)
     try:
-        assert not fresh.from_converted_cache and fresh.converted_dir is not None
-        assert fresh.converted_dir.name.startswith(loaded.gguf.stem)
+        assert not fresh.from_converted_cache and fresh.converted_dir == stale
+        assert stale.name.startswith(loaded.gguf.stem) and not (stale / "junk").exists()
+        assert hf_gguf.read_marker(stale) is not None
         request, short = [raw(0, RAW[0])], Decoding(max_new_tokens=8)
         assert run(fresh, request, short)[0].token_ids == run(loaded.backend, request, short)[0].token_ids
     finally:
         fresh.close()
+
+
+@pytest.mark.slow
+def test_the_tokenizer_is_checked_against_the_gguf_header(loaded: Loaded) -> None:
+    header = hf_gguf.GgufHeader.read(loaded.gguf)
+    assert header.special == {"bos_token": 1, "eos_token": 2, "pad_token": 2}  # <|im_start|>, <|im_end|>
+    assert header.add_bos is False and header.ties_output is True
+    tokenizer = loaded.backend.tokenizer
+    assert header.align(tokenizer) == []  # this transformers reads SmolLM2's file right
+    assert tokenizer("def f():").input_ids[0] != 1  # no BOS on raw prompts, as the file says
+    misread = copy.deepcopy(tokenizer)  # as transformers 4.x reads it
+    misread.eos_token = "<|im_start|>"
+    assert header.align(misread) == ["eos_token = '<|im_end|>'"] and misread.eos_token_id == 2
 
 
 # --- generation ---------------------------------------------------------------------------------

@@ -19,7 +19,8 @@ from codebudget.benchmarks import get_benchmark
 from codebudget.benchmarks.task import Task
 from codebudget.config import RunConfig
 from codebudget.machine import describe_machine
-from codebudget.models import ModelPreset, generation_flops, resolve_model
+from codebudget.errors import UserError
+from codebudget.models import ModelPreset, generation_flops, get_preset, preset_names, resolve_model
 from codebudget.prompts.styles import STYLE_VERSION
 from codebudget.prompts import build_request, choose_style, style_spec, to_program
 from codebudget.sandbox.judge import Judge, program_hash
@@ -46,10 +47,16 @@ def open_backend(config: RunConfig) -> tuple[Backend, ModelPreset | None]:
     if config.backend == "openai":
         backend = load_backend("openai", model=config.model, base_url=config.base_url)
         return backend, None
+    if config.backend == "vllm":  # vLLM loads checkpoints itself (hub id or local folder)
+        preset = get_preset(config.model) if config.model in preset_names() else None
+        repo = (preset.base_repo or preset.hf_repo) if preset else config.model
+        return load_backend("vllm", model=repo), preset
     preset, path = resolve_model(config.model)
     if config.backend == "llamacpp":
         return load_backend("llamacpp", model_path=path, n_ctx=config.n_ctx, n_threads=config.threads), preset
-    return load_backend(config.backend, model=str(path), preset=preset), preset
+    if config.backend == "transformers":
+        return load_backend("transformers", model=str(path), preset=preset, threads=config.threads), preset
+    raise UserError(f"unknown backend {config.backend!r}", "choose llamacpp, transformers, vllm or openai")
 
 
 def execute(config: RunConfig, store: Store, judge: Callable[[], Judge],

@@ -1,11 +1,8 @@
 """Hugging Face transformers: batched generation on CPU or GPU, from GGUF or safetensors.
 
-`model` is a local GGUF file or a local model folder (safetensors). transformers can read
-a GGUF file only by dequantizing it to float32, which is slow (tens of seconds), so the
-dequantized model and its tokenizer are saved once as safetensors under
-`$CODEBUDGET_CACHE/converted/<key>/` (key: the preset's pinned sha256, else file name +
-size + mtime) and loaded from there afterwards. The converted weights are the exact
-float32 values transformers dequantized; they are cast to the requested dtype on load.
+`model` is a local GGUF file or a local model folder (safetensors). A GGUF file is
+dequantized once and kept as safetensors under `$CODEBUDGET_CACHE/converted/` (see
+hf_gguf.py); later loads read that copy. Weights are cast to the requested dtype on load.
 
 Requests are generated in batches of `batch_size`, in the order given, with left padding.
 What every cost field means here:
@@ -23,11 +20,12 @@ What every cost field means here:
 - `peak_rss_bytes` / `peak_gpu_bytes`: the peak of the whole batch, shared by its rows.
 Finish reasons: "stop" (end token or stop string) or "length".
 
-CPU threads: torch uses one OpenMP thread per core by default, and its threads spin while
-they wait for each other. On a machine where other processes want the same cores that
-collapses: SmolLM2-135M on 2 busy cores went from ~18-29 tokens/s to 0.7 (one request at
-a time). `threads=1`, or `OMP_WAIT_POLICY=PASSIVE` set before torch is imported, avoids it
-(both ran at ~17.5 tokens/s there); both are recorded by `describe()`.
+CPU threads: torch runs one OpenMP thread per core by default, and they spin while they
+wait for each other. When other processes want the same cores that collapses: SmolLM2-135M
+one request at a time on 2 busy cores fell from ~19-27 tokens/s to 0.7. `threads=1`, or
+`OMP_WAIT_POLICY=PASSIVE` set before torch is imported, avoids it (~16-17 tokens/s there),
+but on a quiet machine they are ~30% slower than the default, so the default is kept;
+`describe()` records both settings.
 
 Determinism: greedy decoding is deterministic; sampling is seeded once per batch with
 `seed * 1_000_003 + <sample index of the batch's first request>`, so sampled outputs depend
@@ -39,15 +37,14 @@ temperature, top_k, repetition penalty) are replaced: only `Decoding` decides.
 from __future__ import annotations
 
 import gc
-import json
 import os
-import shutil
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from codebudget.backends import hf_gguf
 from codebudget.backends.base import Decoding, Generation, Request
 from codebudget.backends.memory import peak_rss_bytes, reset_peak_rss
 from codebudget.errors import UserError
@@ -59,7 +56,6 @@ from codebudget.models.presets import ModelPreset
 _END_TOKENS = ("<|endoftext|>", "<|im_end|>", "<|eot_id|>", "<|eom_id|>", "<|end|>", "<end_of_turn>",
                "<|EOT|>", "<EOT>", "<｜end▁of▁sentence｜>")
 _DTYPES = ("auto", "float32", "float16", "bfloat16")
-_MARKER = "codebudget-conversion.json"
 # generation_config.json entries that do not change which tokens are generated
 _NEUTRAL_KEYS = frozenset({"bos_token_id", "eos_token_id", "pad_token_id", "transformers_version", "use_cache",
                            "output_attentions", "output_hidden_states", "output_scores", "output_logits",
@@ -89,6 +85,7 @@ class TransformersBackend:
         self.converted_root = Path(cache_dir) if cache_dir is not None else model_cache_dir().parent / "converted"
         self.converted_dir: Path | None = None
         self.from_converted_cache = False
+        self.gguf_fixes: list[str] = []  # where transformers misread the GGUF file (see hf_gguf)
         start = time.perf_counter()
         self.tokenizer, self.model = self._load()
         self.load_seconds = time.perf_counter() - start
@@ -110,46 +107,26 @@ class TransformersBackend:
                             "pass a .gguf file or a model folder (config.json + safetensors)")
         if self.model_path.suffix.lower() != ".gguf":
             raise UserError(f"{self.model_path} is not a .gguf file", "pass a .gguf file or a model folder")
-        target = self.converted_root / _conversion_key(self.model_path, self.preset)
-        if (target / _MARKER).is_file():
+        target = hf_gguf.converted_folder(self.converted_root, self.model_path, self.preset)
+        marker = hf_gguf.read_marker(target)
+        if marker is not None:
             self.converted_dir, self.from_converted_cache = target, True
+            self.gguf_fixes = list(marker.get("fixes", []))
             return self._load_folder(target)
-        tokenizer, model = self._convert(target)
-        return tokenizer, self._place(model)
+        conversion = hf_gguf.convert(self._transformers, self._torch, self.model_path, target, self.preset)
+        self.gguf_fixes = conversion.fixes
+        self.converted_dir = target if conversion.saved else None
+        return conversion.tokenizer, self._place(conversion.model)
 
     def _load_folder(self, folder: Path) -> tuple[Any, Any]:
         t = self._transformers
         try:
             tokenizer = t.AutoTokenizer.from_pretrained(folder)
-            model = t.AutoModelForCausalLM.from_pretrained(folder, **{_dtype_kwarg(t): self._torch_dtype()})
+            model = t.AutoModelForCausalLM.from_pretrained(folder, **{hf_gguf.dtype_kwarg(t): self._torch_dtype()})
         except (OSError, ValueError) as exc:
             raise UserError(f"transformers could not load {folder}: {exc}",
                             "pass a folder with config.json, tokenizer files and safetensors weights") from None
         return tokenizer, self._place(model)
-
-    def _convert(self, target: Path) -> tuple[Any, Any]:
-        """Dequantize the GGUF file and save it (float32) under `target`; returns the loaded pair."""
-        t = self._transformers
-        folder, name = str(self.model_path.parent), self.model_path.name
-        options: dict[str, Any] = {_dtype_kwarg(t): self._torch.float32}
-        if hasattr(t, "GgufConfig"):  # transformers >= 5 may keep GGUF blocks packed; ask for plain weights
-            options["quantization_config"] = t.GgufConfig(dequantize=True)
-        try:
-            tokenizer = t.AutoTokenizer.from_pretrained(folder, gguf_file=name)
-            model = t.AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, **options)
-        except (OSError, ValueError, KeyError, RuntimeError) as exc:
-            raise UserError(f"transformers could not load {self.model_path}: {exc}",
-                            "check that the file is a complete GGUF model of an architecture transformers "
-                            "supports, or use the llamacpp backend") from None
-        if _save_converted(model, tokenizer, target, self._marker()):
-            self.converted_dir = target
-        return tokenizer, model
-
-    def _marker(self) -> dict[str, Any]:
-        stat = self.model_path.stat()
-        return {"source": str(self.model_path), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
-                "sha256": self.preset.sha256 if self.preset else None, "dtype": "float32",
-                "transformers": self._transformers.__version__, "torch": self._torch.__version__}
 
     def _place(self, model: Any) -> Any:
         model = model.to(device=self.device, dtype=self._torch_dtype())
@@ -188,6 +165,7 @@ class TransformersBackend:
             "load_seconds": round(self.load_seconds, 3),
             "converted_dir": str(self.converted_dir) if self.converted_dir else None,
             "from_converted_cache": self.from_converted_cache,
+            "gguf_fixes": self.gguf_fixes,
         }
 
     def render(self, request: Request) -> str:
@@ -356,43 +334,6 @@ def _pick_dtype(torch: Any, dtype: str, device: str) -> str:
     if not device.startswith("cuda"):
         return "float32"
     return "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
-
-
-def _dtype_kwarg(transformers: Any) -> str:
-    """`dtype` since transformers 4.56; `torch_dtype` before."""
-    major, minor = (int(x) for x in transformers.__version__.split(".")[:2])
-    return "dtype" if (major, minor) >= (4, 56) else "torch_dtype"
-
-
-def _conversion_key(path: Path, preset: ModelPreset | None) -> str:
-    stat = path.stat()
-    if preset is not None and preset.sha256 and preset.filename == path.name and preset.size_bytes == stat.st_size:
-        return f"sha256-{preset.sha256[:24]}"  # resolve_model verified the file against this hash
-    return f"{path.stem}-{stat.st_size}-{stat.st_mtime_ns}"
-
-
-def _save_converted(model: Any, tokenizer: Any, target: Path, marker: dict[str, Any]) -> bool:
-    """Save atomically (a temporary folder renamed into place); False if it could not be saved."""
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.partial")
-    try:
-        tmp.parent.mkdir(parents=True, exist_ok=True)
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-        (tmp / _MARKER).write_text(json.dumps(marker, indent=2) + "\n")
-        try:
-            os.replace(tmp, target)
-        except OSError:
-            if not (target / _MARKER).is_file():  # not a concurrent conversion that won the race
-                raise
-        return True
-    except (OSError, ValueError, RuntimeError) as exc:
-        import logging
-
-        logging.getLogger(__name__).warning("could not save the converted model to %s (%s); the GGUF file "
-                                            "will be converted again next time", target, exc)
-        return False
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _end_token_ids(tokenizer: Any, generation_config: Any) -> frozenset[int]:
