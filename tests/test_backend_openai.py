@@ -458,10 +458,12 @@ def test_a_prompt_over_the_context_is_refused_with_the_servers_message(servers: 
     with pytest.raises(UserError, match=r"refused long \(sample 0\): HTTP 400: .*context length") as info:
         list(real(servers[0], stream=False).generate([request], Decoding(max_new_tokens=4)))
     assert "prompt's length" in str(info.value)
-    # streamed, llama-cpp-python answers 200 with an empty stream: retried, then said plainly
-    with pytest.raises(UserError, match=r"no answer after 2 tries.*without a finish reason") as info:
+    # streamed, llama-cpp-python answers 200 with an empty stream, or (depending on its timing)
+    # drops the connection: either way it is retried, then said plainly with the sample named
+    with pytest.raises(UserError, match=r"long \(sample 0\): no answer after 2 tries") as info:
         list(real(servers[0], max_retries=1, backoff_s=0.01).generate([request], Decoding(max_new_tokens=4)))
-    assert "stream=False" in str(info.value)
+    message = str(info.value)
+    assert ("without a finish reason" in message and "stream=False" in message) or "Connection error" in message
 
 
 @pytest.mark.slow
