@@ -1,4 +1,5 @@
-"""Where codebudget keeps its cache: one root for data files, models and reference timings.
+"""Where codebudget keeps its cache (one root for data, models, reference timings) and
+whether it may download into it.
 
 `$CODEBUDGET_CACHE` if set, else `$XDG_CACHE_HOME/codebudget`, else `~/.cache/codebudget`.
 """
@@ -9,6 +10,7 @@ import os
 from pathlib import Path
 
 ENV_CACHE = "CODEBUDGET_CACHE"
+ENV_OFFLINE = "CODEBUDGET_OFFLINE"
 
 
 def cache_root() -> Path:
@@ -22,3 +24,8 @@ def cache_root() -> Path:
 def cache_dir(kind: str) -> Path:
     """A subfolder of the cache root ("data", "models", "references", ...); may not exist yet."""
     return cache_root() / kind
+
+
+def downloads_disabled() -> bool:
+    """`$CODEBUDGET_OFFLINE` set to anything but empty/0/false/no forbids every download."""
+    return os.environ.get(ENV_OFFLINE, "").strip().lower() not in ("", "0", "false", "no")

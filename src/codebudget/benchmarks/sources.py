@@ -30,11 +30,10 @@ from typing import BinaryIO, Literal
 
 from codebudget.benchmarks.catalog import DataFile
 from codebudget.errors import UserError
-from codebudget.paths import cache_dir
+from codebudget.paths import ENV_OFFLINE, cache_dir, downloads_disabled
 
 ENV_DATA = "CODEBUDGET_DATA"
 ENV_CACHE = "CODEBUDGET_CACHE"
-ENV_OFFLINE = "CODEBUDGET_OFFLINE"
 ENV_DOWNLOAD_BASE = "CODEBUDGET_DOWNLOAD_BASE"
 DOWNLOAD_TIMEOUT_S = 60.0
 _CHUNK = 1 << 16
@@ -68,10 +67,6 @@ def user_data_dir(data_dir: Path | None = None) -> Path | None:
 def cache_data_dir() -> Path:
     """The `data/` folder of the user cache (it may not exist yet)."""
     return cache_dir("data")
-
-
-def downloads_disabled() -> bool:
-    return os.environ.get(ENV_OFFLINE, "").strip().lower() not in ("", "0", "false", "no")
 
 
 def download_url(file: DataFile) -> str:

@@ -33,11 +33,10 @@ from pathlib import Path
 from typing import IO, Any
 
 from codebudget.errors import UserError
-from codebudget.paths import cache_dir
+from codebudget.paths import ENV_OFFLINE, cache_dir, downloads_disabled
 from codebudget.models.presets import ModelPreset, PyPISource, get_preset, preset_names
 
 ENV_CACHE = "CODEBUDGET_CACHE"
-ENV_OFFLINE = "CODEBUDGET_OFFLINE"
 SIDECAR_SUFFIX = ".verified.json"
 _CHUNK = 1 << 20
 
@@ -58,10 +57,6 @@ def model_cache_dir() -> Path:
 def cached_path(preset: ModelPreset) -> Path:
     """Where the preset's weights live in the cache (they may not be there)."""
     return model_cache_dir() / preset.name / preset.filename
-
-
-def downloads_disabled() -> bool:
-    return os.environ.get(ENV_OFFLINE, "").strip().lower() not in ("", "0", "false", "no")
 
 
 def locate(preset: ModelPreset) -> Path | None:
