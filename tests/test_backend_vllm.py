@@ -277,3 +277,15 @@ def test_real_generation_on_a_gpu() -> None:
         assert described["version"] and described["tensor_parallel_size"] == 1
     finally:
         backend.close()
+
+
+def test_to_generation_drops_an_end_token_but_keeps_a_stop_string_token() -> None:
+    eos = FakeOutput([1, 2], [FakeCompletion("x", [5, 6, 99], "stop", stop_reason=None)])
+    g = to_generation(Request("t", 0, prompt="p"), eos, {}, frozenset({99}))
+    assert g.token_ids == (5, 6) and g.completion_tokens == 2
+    stop_id = FakeOutput([1, 2], [FakeCompletion("x", [5, 7], "stop", stop_reason=7)])
+    assert to_generation(Request("t", 0, prompt="p"), stop_id, {}, frozenset({99})).token_ids == (5,)
+    string = FakeOutput([1, 2], [FakeCompletion("x", [5, 6, 99], "stop", stop_reason="\n")])
+    assert to_generation(Request("t", 0, prompt="p"), string, {}, frozenset({99})).completion_tokens == 3
+    length = FakeOutput([1, 2], [FakeCompletion("x", [5, 99], "length")])
+    assert to_generation(Request("t", 0, prompt="p"), length, {}, frozenset({99})).completion_tokens == 2

@@ -48,6 +48,9 @@ class Generation:
     sample: int
     text: str  # the generated text only (not the prompt, not the prefill)
     prompt_tokens: int | None
+    # Generated tokens that are part of the output: an end-of-generation token (EOS, <|im_end|>)
+    # is not counted (llama.cpp's and the llama.cpp server's convention; a budget of B tokens
+    # then keeps exactly the first B ids); the decoding step that produced it is in `seconds`.
     completion_tokens: int | None
     token_ids: tuple[int, ...] | None = None
     token_times: tuple[float, ...] | None = None  # cumulative seconds at each generated token

@@ -236,16 +236,20 @@ class TransformersBackend:
     def _row(self, request: Request, prompt: list[int], row: list[int], watch: _Watch, i: int,
              rss: int | None, gpu: int | None, batch_len: int) -> Generation:
         end = watch.ends[i]
-        count = end.count if end else len(row)
+        steps = end.count if end else len(row)
+        # The end-of-generation token is not a completion token (the convention of every
+        # backend, see base.Generation); the step that produced it still counts in `seconds`.
+        count = steps - 1 if end and end.by_token else steps
         ids = row[:count]
-        text = watch.text(i, ids[:-1] if end and end.by_token else ids)
+        text = watch.text(i, ids)
         if end and end.cut is not None:
             text = text[:end.cut]
         times = tuple(watch.times[:count])
         return Generation(
             task_id=request.task_id, sample=request.sample, text=text,
             prompt_tokens=len(prompt), completion_tokens=count, token_ids=tuple(ids),
-            token_times=times, ttft_s=times[0] if times else None, seconds=times[-1] if times else None,
+            token_times=times, ttft_s=times[0] if times else None,
+            seconds=watch.times[steps - 1] if steps else None,
             finish_reason="stop" if end else "length", peak_rss_bytes=rss, peak_gpu_bytes=gpu,
             extra={"batch_rows": batch_len, "batch_row": i},
         )

@@ -104,17 +104,23 @@ def sampling_kwargs(decoding: Decoding, sample: int, max_tokens: int, top_k_off:
     }
 
 
-def to_generation(request: Request, output: Any, extra: dict[str, Any]) -> Generation:
-    """One finished RequestOutput as a Generation."""
+def to_generation(request: Request, output: Any, extra: dict[str, Any],
+                  end_ids: frozenset[int] = frozenset()) -> Generation:
+    """One finished RequestOutput as a Generation. An end token that vLLM left at the end of
+    the ids (EOS, or a stop token id) is dropped: it is not a completion token (base.Generation)."""
     completion = output.outputs[0]
     token_ids = tuple(int(t) for t in completion.token_ids)
     timing = request_timing(getattr(output, "metrics", None))
     stop_reason = getattr(completion, "stop_reason", None)
+    finish = getattr(completion, "finish_reason", None)
+    if finish == "stop" and token_ids and not isinstance(stop_reason, str) and (
+            token_ids[-1] in end_ids or token_ids[-1] == stop_reason):
+        token_ids = token_ids[:-1]
     return Generation(
         task_id=request.task_id, sample=request.sample, text=completion.text,
         prompt_tokens=len(output.prompt_token_ids), completion_tokens=len(token_ids), token_ids=token_ids,
         token_times=None, ttft_s=timing.ttft_s, seconds=timing.seconds,
-        finish_reason=getattr(completion, "finish_reason", None),
+        finish_reason=finish,
         extra={**extra, "queue_s": timing.queue_s, "decode_s": timing.decode_s,
                "stop_reason": stop_reason if isinstance(stop_reason, (str, int)) else None},
     )
@@ -248,6 +254,8 @@ class VLLMBackend:
                             "(gpu_memory_utilization, max_model_len)") from None
         self.load_seconds = time.perf_counter() - start
         self.tokenizer = self.llm.get_tokenizer()
+        eos = getattr(self.tokenizer, "eos_token_id", None)
+        self.end_ids = frozenset({eos} if isinstance(eos, int) else set())
         config = getattr(getattr(self.llm, "llm_engine", None), "model_config", None)
         self.max_model_len: int | None = getattr(config, "max_model_len", None) or max_model_len
         self.dtype = str(getattr(config, "dtype", dtype))
@@ -308,7 +316,7 @@ class VLLMBackend:
                  "batch_completion_tokens": sum(len(o.outputs[0].token_ids) for o in outputs),
                  "token_times_unit": None}
         for request, output in zip(todo, outputs, strict=True):
-            generation = to_generation(request, output, batch)
+            generation = to_generation(request, output, batch, self.end_ids)
             yield _with_peak(generation, gpu["peak_gpu_bytes"])
 
     def close(self) -> None:
