@@ -206,7 +206,7 @@ def main() -> None:
     app()
 
 
-from codebudget import cli_run  # noqa: E402,F401  (registers run, runs, export, models)
+from codebudget import cli_report, cli_run  # noqa: E402,F401  (registers run, runs, export, models, report, compare)
 
 
 if __name__ == "__main__":
