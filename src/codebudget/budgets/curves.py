@@ -66,7 +66,8 @@ def load_runs(store: Store, run_ids: Iterable[str], prices: PriceTable) -> list[
     """The runs with every sample judged; series names are the label, else the model (made unique)."""
     records = [store.run(r) for r in run_ids]
     names = [r.label or str(r.config.get("model")) for r in records]
-    clashes = {n for n in names if names.count(n) > 1}
+    keys = [(n, r.config.get("benchmark")) for n, r in zip(names, records)]
+    clashes = {n for n, b in keys if keys.count((n, b)) > 1}  # two runs of a model on one benchmark
     out = []
     for record, name in zip(records, names):
         if name in clashes:

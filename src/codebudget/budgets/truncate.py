@@ -18,7 +18,7 @@ import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Callable, Iterator, Protocol, Sequence
 
 from codebudget.backends.base import Generation
 from codebudget.budgets.axes import Axis, Price
@@ -75,19 +75,22 @@ def detokenizer_for(backend_name: str, backend: dict[str, Any]) -> tuple[Detoken
 
 
 @contextlib.contextmanager
-def _quiet_stderr():  # llama.cpp prints context warnings from C even with verbose=False
+def _quiet_stderr() -> Iterator[None]:
+    """llama.cpp warns about the context of a vocab-only model (from C, and through its Python
+    log callback) even with verbose=False; the warning means nothing here."""
     try:
         saved = os.dup(2)
     except OSError:
-        yield
-        return
+        saved = -1
     try:
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 2)
+        with open(os.devnull, "w") as null, contextlib.redirect_stderr(null):
+            if saved >= 0:
+                os.dup2(null.fileno(), 2)
             yield
     finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+        if saved >= 0:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 @dataclass(frozen=True)

@@ -118,6 +118,8 @@ def analyse(store: Store, run_ids: list[str], prices: PriceTable, grid_overrides
     cuts, programs = plan(runs, grids)
     programs.update(unjudged)
     verdicts = judge_cuts(store, programs, judge, progress)
+    uncut = {c.program_hash for rows in cuts.values() for c in rows} - verdicts.keys()
+    verdicts.update(store.verdicts_for(uncut))  # whole samples: judged when their run ran
     for r in runs:  # the samples' own verdicts, now all known
         r.samples = [s if s.verdict is not None else type(s)(s.generation, verdicts.get(s.generation.program_sha256))
                      for s in r.samples]
