@@ -101,6 +101,24 @@ def test_kill_9_then_resume_loses_nothing_and_repeats_nothing(model_cache: Path,
     assert len(runs) == 1 and runs[0]["generated"] == 8 and runs[0]["judged"] == 8
 
 
+def test_ctrl_c_marks_the_run_interrupted_and_says_how_to_resume(model_cache: Path, tmp_path: Path,
+                                                                  data_dir: Path) -> None:
+    db = tmp_path / "ctrl-c.db"
+    args = ["run", "--model", MODEL, "--benchmark", "humaneval", "--limit", "6", "--max-new-tokens", "64",
+            "--store", str(db)]
+    proc = subprocess.Popen([CLI, *args], env=env(model_cache), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    deadline = time.monotonic() + 600
+    while len(stored(db)) < 2 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "repeat the same command" in err and "Traceback" not in err
+    runs = json.loads(cli(model_cache, "runs", "--json", "--store", str(db)).stdout)
+    assert runs[0]["status"] == "interrupted" and 2 <= runs[0]["generated"] < 6
+
+
 def test_sweep_file_runs_every_combination(model_cache: Path, tmp_path: Path, data_dir: Path) -> None:
     sweep = tmp_path / "sweep.toml"
     sweep.write_text('[sweep]\nmodels = ["smollm2-135m"]\nbenchmarks = ["humaneval", "humaneval-pro"]\n'

@@ -64,9 +64,7 @@ def run(
 
 def _run_all(configs: list[Any], store_path: Path, workers: int | None) -> None:
     from codebudget.benchmarks import get_benchmark
-    from codebudget.runner import execute, open_backend
     from codebudget.sandbox.judge import Judge
-    from codebudget.store import Store
 
     for cfg in configs:
         get_benchmark(cfg.benchmark)  # unknown names fail before any model loads
@@ -80,8 +78,23 @@ def _run_all(configs: list[Any], store_path: Path, workers: int | None) -> None:
         return judge_holder[0]
 
     try:
-        with Store(store_path) as store:
-            loaded: tuple[tuple[str, str], Any, Any] | None = None  # one model in memory at a time
+        _run_configs(configs, store_path, judge)
+    except KeyboardInterrupt:
+        err_console.print("[yellow]interrupted:[/] every finished sample is stored; repeat the same command "
+                          "to resume", highlight=False)
+        raise typer.Exit(130) from None
+    finally:
+        for j in judge_holder:
+            j.close()
+
+
+def _run_configs(configs: list[Any], store_path: Path, judge: Any) -> None:
+    from codebudget.runner import execute, open_backend
+    from codebudget.store import Store
+
+    with Store(store_path) as store:
+        loaded: tuple[tuple[str, str], Any, Any] | None = None  # one model in memory at a time
+        try:
             for cfg in configs:
                 if loaded is None or loaded[0] != (cfg.backend, cfg.model):
                     if loaded is not None:
@@ -89,25 +102,29 @@ def _run_all(configs: list[Any], store_path: Path, workers: int | None) -> None:
                     loaded = ((cfg.backend, cfg.model), *open_backend(cfg))
                 outcome = _with_progress(cfg, store, judge, loaded[1], loaded[2], execute)
                 _print_run(store, outcome)
+        finally:
             if loaded is not None:
                 loaded[1].close()
-    finally:
-        for j in judge_holder:
-            j.close()
 
 
 def _with_progress(cfg: Any, store: Any, judge: Any, backend: Any, preset: Any, execute: Any) -> Any:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+    import time
+
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())
+               TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())
     with Progress(*columns, console=console, disable=not console.is_terminal) as bar:
         bars: dict[str, Any] = {}
+        start = time.perf_counter()
 
-        def progress(phase: str, done: int, total: int) -> None:
+        def progress(phase: str, done: int, total: int, tokens: int | None = None) -> None:
             if phase not in bars:
-                bars[phase] = bar.add_task(f"{cfg.model} · {cfg.benchmark} · {phase}", total=total)
-            bar.update(bars[phase], completed=done, total=total)
+                bars[phase] = bar.add_task(f"{cfg.model} · {cfg.benchmark} · {phase}", total=total, rate="")
+            rate = ""
+            if tokens is not None:  # wall-clock throughput of this session, model and store included
+                rate = f"{tokens / max(time.perf_counter() - start, 1e-9):.1f} tok/s"
+            bar.update(bars[phase], completed=done, total=total, rate=rate)
 
         return execute(cfg, store, judge, progress, backend=backend, preset=preset)
 

@@ -26,7 +26,7 @@ from codebudget.prompts import build_request, choose_style, style_spec, to_progr
 from codebudget.sandbox.judge import Judge, program_hash
 from codebudget.store import Store, run_id_for
 
-Progress = Callable[[str, int, int], None]  # (phase, done, total)
+Progress = Callable[..., None]  # (phase, done, total[, completion tokens generated in this session])
 
 
 @dataclass(frozen=True)
@@ -83,22 +83,31 @@ def execute(config: RunConfig, store: Store, judge: Callable[[], Judge],
         decoding = Decoding(max_new_tokens=d.max_new_tokens, temperature=d.temperature, top_p=d.top_p,
                             top_k=d.top_k, seed=d.seed, stop=tuple(spec.stop))
         requests = [build_request(task, style, sample) for task, sample in todo]
-        generated = 0
-        for gen in backend.generate(requests, decoding):
-            task = by_id[gen.task_id]
-            program = to_program(task, style, gen.text)
-            flops = None
-            if preset is not None and gen.prompt_tokens is not None and gen.completion_tokens is not None:
-                flops = generation_flops(preset.arch, preset.params, gen.prompt_tokens, gen.completion_tokens)
-            store.add_generation(run_id, gen, program, program_hash(task, program), flops)
-            generated += 1
-            if progress:
-                progress("generate", len(done) + generated, planned)
-        store.set_status(run_id, "generated")
+        generated = tokens = 0
+        try:
+            for gen in backend.generate(requests, decoding):
+                task = by_id[gen.task_id]
+                program = to_program(task, style, gen.text)
+                flops = None
+                if preset is not None and gen.prompt_tokens is not None and gen.completion_tokens is not None:
+                    flops = generation_flops(preset.arch, preset.params, gen.prompt_tokens, gen.completion_tokens)
+                store.add_generation(run_id, gen, program, program_hash(task, program), flops)
+                generated += 1
+                tokens += gen.completion_tokens or 0
+                if progress:
+                    progress("generate", len(done) + generated, planned, tokens)
+            store.set_status(run_id, "generated")
+        except BaseException:  # Ctrl-C, a crash: what is stored stays; the same command resumes
+            store.set_status(run_id, "interrupted")
+            raise
     finally:
         if owns_backend:
             backend.close()
-    judged = judge_run(store, run_id, by_id, judge, progress)
+    try:
+        judged = judge_run(store, run_id, by_id, judge, progress)
+    except BaseException:
+        store.set_status(run_id, "interrupted")
+        raise
     store.set_status(run_id, "complete")
     return RunOutcome(run_id, config, style, generated, judged)
 
