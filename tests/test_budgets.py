@@ -83,3 +83,23 @@ def test_token_priced_dollars_and_energy_cuts() -> None:
     assert m.cost_at("energy", g, 3) == pytest.approx(60.0 * 2.0 / 6.0)  # 3rd token at 2.0 s of 6.0 s
     assert m.tokens_within("energy", g, 20.0) == 3
     assert m.tokens_within("energy", gen(c=10), 20.0) is None  # no energy measured: no energy axis
+
+
+def test_models_are_compared_on_the_tasks_every_run_has() -> None:
+    from types import SimpleNamespace
+
+    from codebudget.budgets.curves import RunData
+    from codebudget.report.analysis import restrict_to_common_tasks
+
+    def run(series: str, bench: str, tasks: list[int]) -> RunData:
+        samples = [SimpleNamespace(generation=SimpleNamespace(task_id=f"HumanEval/{t}")) for t in tasks]
+        return RunData(SimpleNamespace(config={"benchmark": bench}), series, samples, {},  # type: ignore[arg-type]
+                       CostModel(Price(usd_per_hour=1.0), None), None)
+
+    full, partial, other = run("big", "humaneval", [0, 1, 2, 3]), run("small", "humaneval", [0, 1]), \
+        run("big", "mbpp", [5])
+    notes = restrict_to_common_tasks([full, partial, other])
+    assert [s.generation.task_id for s in full.samples] == ["HumanEval/0", "HumanEval/1"]
+    assert len(partial.samples) == 2 and len(other.samples) == 1
+    assert len(notes) == 1 and "2 tasks all of them have" in notes[0] and "big: 4" in notes[0]
+    assert restrict_to_common_tasks([full, partial]) == []  # already aligned: nothing to say

@@ -112,6 +112,7 @@ def analyse(store: Store, run_ids: list[str], prices: PriceTable, grid_overrides
     runs = load_runs(store, run_ids, prices)
     notes = [f"{r.series} on {r.benchmark}: token budgets unavailable: {r.no_cuts_reason}"
              for r in runs if r.detokenizer is None]
+    notes += restrict_to_common_tasks(runs)
     unjudged = {h: (r.tasks[s.generation.task_id], s.generation.program) for r in runs for s in r.samples
                 if s.verdict is None for h in [s.generation.program_sha256]}
     grids = grids_for(runs, grid_overrides)
@@ -132,6 +133,24 @@ def analyse(store: Store, run_ids: list[str], prices: PriceTable, grid_overrides
         prices=prices, notes=notes)
     _curve_views(analysis)
     return analysis
+
+
+def restrict_to_common_tasks(runs: list[RunData]) -> list[str]:
+    """Models are compared on the same problems: where runs of one benchmark cover different
+    tasks (an unfinished run, a --limit), every run of it is cut to the tasks all of them have.
+    Returns a note for each benchmark that was cut."""
+    notes = []
+    for bench in sorted({r.benchmark for r in runs}):
+        group = [r for r in runs if r.benchmark == bench]
+        covered = [{s.generation.task_id for s in r.samples} for r in group]
+        common = set.intersection(*covered)
+        if all(c == common for c in covered):
+            continue
+        for r in group:
+            r.samples = [s for s in r.samples if s.generation.task_id in common]
+        notes.append(f"{bench}: the runs cover different tasks, so every model is compared on the "
+                     f"{len(common)} tasks all of them have ({', '.join(f'{r.series}: {len(c)}' for r, c in zip(group, covered))})")
+    return notes
 
 
 def _headline(runs: list[RunData]) -> list[Headline]:

@@ -17,6 +17,10 @@ def render_markdown(a: Analysis, figures: dict[str, str]) -> str:
     add("# codebudget report\n")
     add(f"Built {a.created} from `{a.store}`: {len(a.runs)} run(s), "
         f"{sum(len(r.samples) for r in a.runs)} samples. Machine: {'; '.join(machines)}.\n")
+    for note in a.notes:
+        add(f"- Note: {note}")
+    if a.notes:
+        add("")
     add("## Headline: each model at its full budget\n")
     add("pass@1 with its 95 % bootstrap interval over tasks; costs are means per problem as measured; "
         "PER = pass rate per 1k completion tokens; composite PER (arXiv 2603.21389) is computed over the "
@@ -47,8 +51,6 @@ def render_markdown(a: Analysis, figures: dict[str, str]) -> str:
         "inverted) and lifted to 0.01 + 0.99·x so that no factor is zero. Marginal gain = pass-rate points "
         "per doubling of budget between adjacent thresholds. Quality floor = the cheapest point reaching a "
         "target pass rate. Full formulas: README, section \"PER: definitions\".\n")
-    for note in a.notes:
-        add(f"- Note: {note}")
     return "\n".join(parts) + "\n"
 
 
