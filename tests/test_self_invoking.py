@@ -317,3 +317,16 @@ def test_error_distribution_has_all_keys_in_order() -> None:
 def test_error_distribution_rejects_unknown_status() -> None:
     with pytest.raises(ValueError):
         error_distribution([("failed", "AssertionError")])
+
+
+@pytest.mark.parametrize("benchmark, calling, total", [("humaneval-pro", 155, 164), ("mbpp-pro", 334, 378)])
+def test_reference_solutions_call_their_base_function(benchmark: str, calling: int, total: int,
+                                                      data_dir: object) -> None:
+    """The numbers the README and the report quote: how many official Pro solutions call the base
+    function (the rest inline it or shadow it: e.g. HumanEvalPro/16, HumanEvalPro/63)."""
+    from codebudget.benchmarks import get_benchmark
+
+    tasks = get_benchmark(benchmark).load()
+    checks = [calls_base(t.reference, t.entry_point, t.base_entry_point or "") for t in tasks]
+    assert len(tasks) == total and None not in checks
+    assert sum(checks) == calling

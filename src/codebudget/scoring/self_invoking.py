@@ -18,6 +18,7 @@ typed in from a paper alike.
 from __future__ import annotations
 
 import ast
+import warnings
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -50,7 +51,9 @@ def calls_base(program: str, entry_point: str, base_entry_point: str) -> bool | 
     `entry_point` (the task's tests would fail on a NameError anyway).
     """
     try:
-        module = ast.parse(program)
+        with warnings.catch_warnings():  # e.g. invalid escapes in string literals: not our business here
+            warnings.simplefilter("ignore")
+            module = ast.parse(program)
     except (SyntaxError, ValueError):  # ValueError: null bytes, on Python < 3.12
         return None
     functions: dict[str, _Function] = {}
