@@ -297,11 +297,11 @@ def _samples_point(run: RunData, k: int, verdicts: Mapping[str, Verdict]) -> Bud
     if not counts or min(n for n, _ in counts.values()) < k:
         return None
     per_task = {t: pass_at_k(n, c, k) for t, (n, c) in counts.items()}
-    costs = [k * (math.fsum(tokens) / len(tokens))] if tokens else []
-    point = _summarise(run, "samples", float(k), per_task, costs, tokens, [])
-    if seconds:
-        point = BudgetPoint(**{**point.__dict__, "seconds_per_sample": k * math.fsum(seconds) / len(seconds)})
-    return point
+    # k samples per problem: k times a sample's tokens and (generated one after another) seconds
+    per_problem_tokens = [k * math.fsum(tokens) / len(tokens)] if tokens else []
+    per_problem_seconds = [k * math.fsum(seconds) / len(seconds)] if seconds else []
+    return _summarise(run, "samples", float(k), per_task, per_problem_tokens, per_problem_tokens,
+                      per_problem_seconds)
 
 
 def describe_exactness(run: RunData) -> dict[str, Any]:
