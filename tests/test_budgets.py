@@ -103,3 +103,23 @@ def test_models_are_compared_on_the_tasks_every_run_has() -> None:
     assert len(partial.samples) == 2 and len(other.samples) == 1
     assert len(notes) == 1 and "2 tasks all of them have" in notes[0] and "big: 4" in notes[0]
     assert restrict_to_common_tasks([full, partial]) == []  # already aligned: nothing to say
+
+
+def test_samples_axis_is_pass_at_k_with_k_times_the_cost() -> None:
+    from types import SimpleNamespace
+
+    from codebudget.budgets.curves import RunData, points
+
+    verdict = {True: SimpleNamespace(passed=True), False: SimpleNamespace(passed=False)}
+    outcomes = {"T/0": [True, False, False, False], "T/1": [True, True, False, False]}
+    samples = [SimpleNamespace(generation=SimpleNamespace(task_id=t, program_sha256=f"{t}-{i}",
+                                                          generation=gen(c=10 * (i + 1))), verdict=verdict[ok])
+               for t, oks in outcomes.items() for i, ok in enumerate(oks)]
+    record = SimpleNamespace(config={"benchmark": "humaneval", "model": "m"})
+    run = RunData(record, "m", samples, {}, CostModel(Price(usd_per_hour=1.0), None), None)  # type: ignore[arg-type]
+    got = {p.threshold: p for p in points([run], {"humaneval": {"samples": (1.0, 2.0, 5.0)}}, {}, {})}
+    assert set(got) == {1.0, 2.0}  # k = 5 > n = 4 is not estimable
+    # pass@2 with n = 4: c = 1 -> 1 - C(3,2)/C(4,2) = 1/2; c = 2 -> 1 - C(2,2)/C(4,2) = 5/6
+    assert got[2.0].pass_rate == pytest.approx((1 / 2 + 5 / 6) / 2)
+    assert got[1.0].pass_rate == pytest.approx((1 / 4 + 2 / 4) / 2)
+    assert got[2.0].mean_cost == pytest.approx(2 * 25.0)  # k × mean tokens per sample (10, 20, 30, 40)
