@@ -1,0 +1,18 @@
+"""The example files the README points to stay valid."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from codebudget.config import load_sweep
+from codebudget.models import preset_names
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_ladder_sweep_expands_to_every_model_and_benchmark() -> None:
+    configs = load_sweep(REPO / "examples" / "ladder.toml")
+    assert {(c.model, c.benchmark) for c in configs} == {
+        (m, b) for m in ("smollm2-135m", "gemma3-270m", "qwen2.5-coder-0.5b-instruct")
+        for b in ("humaneval", "humaneval-pro")}
+    assert all(c.model in preset_names() and c.decoding.temperature == 0.0 for c in configs)
