@@ -16,6 +16,7 @@ from codebudget.budgets.axes import AXES, PER_SCALES, Axis, PriceTable
 from codebudget.budgets.curves import BudgetPoint, RunData, full_cost, grids_for, judge_cuts, load_runs, plan, points
 from codebudget.budgets.per import (EfficiencyMetrics, MarginalGain, composite_per, cost_normalised_per,
                                     cost_per_solved, crossover, marginal_gains, pareto_frontier, quality_floor)
+from codebudget.errors import UserError
 from codebudget.models import get_preset, preset_names
 from codebudget.sandbox.judge import Judge
 from codebudget.scoring import bootstrap_ci
@@ -109,12 +110,16 @@ def model_params(model: str) -> int | None:
 
 def analyse(store: Store, run_ids: list[str], prices: PriceTable, grid_overrides: Mapping[Axis, tuple[float, ...]],
             judge: Callable[[], Judge], progress: Callable[[int, int], None] | None = None) -> Analysis:
-    runs = load_runs(store, run_ids, prices)
-    notes = [f"{r.series} on {r.benchmark}: token budgets unavailable: {r.no_cuts_reason}"
-             for r in runs if r.detokenizer is None]
+    loaded = load_runs(store, run_ids, prices)
+    runs = [r for r in loaded if r.samples]
+    if not runs:
+        raise UserError("none of the runs has a generated sample yet", "run `codebudget run ...` first")
+    notes = [f"{r.series} on {r.benchmark}: no samples yet, left out" for r in loaded if not r.samples]
+    notes += [f"{r.series} on {r.benchmark}: token budgets unavailable: {r.no_cuts_reason}"
+              for r in runs if r.detokenizer is None]
     notes += restrict_to_common_tasks(runs)
-    unjudged = {h: (r.tasks[s.generation.task_id], s.generation.program) for r in runs for s in r.samples
-                if s.verdict is None for h in [s.generation.program_sha256]}
+    unjudged = {s.generation.program_sha256: (r.tasks[s.generation.task_id], s.generation.program)
+                for r in runs for s in r.samples if s.verdict is None}
     grids = grids_for(runs, grid_overrides)
     cuts, programs = plan(runs, grids)
     programs.update(unjudged)
