@@ -16,7 +16,7 @@ from test_run_e2e import MODEL, cli
 pytest.importorskip("llama_cpp", reason="the llamacpp extra is not installed")
 pytestmark = pytest.mark.slow
 
-LONG, SHORT = 80, (20, 41)
+LONG, SHORT = 64, (16, 40)
 LIMIT = 3
 
 
