@@ -242,7 +242,7 @@ def _curve_views(a: Analysis) -> None:
     for bench in a.benchmarks:
         for axis in AXES:
             pts = [(f"{p.series} @ {_fmt(p.threshold)}", p.mean_cost, p.pass_rate) for p in a.points
-                   if p.benchmark == bench and p.axis == axis and p.mean_cost is not None]
+                   if p.benchmark == bench and p.axis == axis and p.mean_cost is not None and p.pass_rate > 0]
             if pts:
                 a.frontiers[(bench, axis)] = pareto_frontier(pts)  # type: ignore[arg-type]
     a.crossovers = _crossovers(a, by_curve)

@@ -124,13 +124,17 @@ def _curves(a: Analysis, figures: dict[str, str], add) -> None:
 
 def _floors(a: Analysis, add) -> None:
     add("## Quality floors: the cheapest budget reaching a target pass rate\n")
+    keys = sorted({(series, bench, axis) for series, bench, axis, _ in a.floors
+                   if axis in ("tokens", "seconds", "flops", "dollars")})
     rows = []
-    for (series, bench, axis, target), floor in sorted(a.floors.items()):
-        if axis not in ("tokens", "seconds", "flops", "dollars"):
-            continue
-        rows.append([series, bench, axis, f"{100 * target:.0f} %",
-                     "not reached" if floor is None else f"{floor[0]:g} (mean cost {num(floor[1])})"])
-    add(md_table(["model", "benchmark", "axis", "target", "cheapest threshold"], rows) if rows else "No curves.")
+    for series, bench, axis in keys:
+        cells = []
+        for target in QUALITY_TARGETS:
+            floor = a.floors.get((series, bench, axis, target))
+            cells.append("not reached" if floor is None else f"{floor[0]:g} (mean {num(floor[1])})")
+        rows.append([series, bench, axis, *cells])
+    add(md_table(["model", "benchmark", "axis", *(f"reach {100 * t:.0f} %" for t in QUALITY_TARGETS)], rows)
+        if rows else "No curves.")
     add("")
 
 
