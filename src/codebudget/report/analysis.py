@@ -242,9 +242,9 @@ def _curve_views(a: Analysis) -> None:
     for bench in a.benchmarks:
         for axis in AXES:
             pts = [(f"{p.series} @ {_fmt(p.threshold)}", p.mean_cost, p.pass_rate) for p in a.points
-                   if p.benchmark == bench and p.axis == axis and p.mean_cost is not None and p.pass_rate > 0]
-            if pts:
-                a.frontiers[(bench, axis)] = pareto_frontier(pts)  # type: ignore[arg-type]
+                   if p.benchmark == bench and p.axis == axis and p.mean_cost is not None]
+            if pts:  # points that solve nothing are on no useful frontier (the frontier may be empty)
+                a.frontiers[(bench, axis)] = pareto_frontier([q for q in pts if q[2] > 0])  # type: ignore[arg-type, misc]
     a.crossovers = _crossovers(a, by_curve)
 
 

@@ -143,7 +143,8 @@ def _frontiers(a: Analysis, figures: dict[str, str], add) -> None:
     for axis in ("flops", "seconds", "tokens", "dollars"):
         if f"pareto_{axis}" in figures:
             add(f"![Pareto frontier ({axis})](pareto_{axis}.png)\n")
-    rows = [[bench, axis, "; ".join(f"{label} ({num(cost)} → {pct(rate)} %)" for label, cost, rate in front)]
+    rows = [[bench, axis, "; ".join(f"{label} ({num(cost)} → {pct(rate)} %)" for label, cost, rate in front)
+             or "no point solves a problem"]
             for (bench, axis), front in sorted(a.frontiers.items()) if axis in ("flops", "seconds", "tokens", "dollars")]
     if rows:
         add(md_table(["benchmark", "axis", "frontier (mean cost → pass %)"], rows))

@@ -102,8 +102,9 @@ def pareto_plots(a: Analysis, out: Path) -> dict[str, str]:
                 if pts:
                     ax.scatter([x for x, _ in pts], [y for _, y in pts], color=colors[series], label=series, s=22)
             front = a.frontiers[(bench, axis)]
-            ax.step([c for _, c, _ in front], [100 * r for _, _, r in front], where="post", color="black",
-                    linewidth=1.2, label="Pareto frontier")
+            if front:
+                ax.step([c for _, c, _ in front], [100 * r for _, _, r in front], where="post", color="black",
+                        linewidth=1.2, label="Pareto frontier")
             ax.set_xscale("log")
             ax.set_xlabel(f"mean cost per problem ({COST_UNITS[axis]})")
             ax.set_ylabel("pass rate (%)")
