@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -121,7 +122,7 @@ def gap_plots(a: Analysis, out: Path) -> dict[str, str]:
     made = {}
     if a.gaps:
         fig, ax = plt.subplots(figsize=(max(6.0, 1.6 * len(a.gaps) + 2), 4.2))
-        labels = [f"{g.series}\n{g.base}" for g in a.gaps]
+        labels = [f"{textwrap.fill(g.series, 16)}\n{g.base}" for g in a.gaps]
         xs = range(len(a.gaps))
         ax.bar([x - 0.2 for x in xs], [100 * g.base_rate for g in a.gaps], width=0.4, label="base")
         ax.bar([x + 0.2 for x in xs], [100 * g.pro_rate for g in a.gaps], width=0.4, label="Pro (self-invoking)")
@@ -135,16 +136,16 @@ def gap_plots(a: Analysis, out: Path) -> dict[str, str]:
     keys = [k for k in sorted(a.errors) if sum(a.errors[k].values())]
     if keys:
         categories = [c for c in _categories(a) if any(a.errors[k].get(c) for k in keys)]
-        fig, ax = plt.subplots(figsize=(max(6.0, 1.3 * len(keys) + 2), 4.4))
+        fig, ax = plt.subplots(figsize=(max(7.0, 1.5 * len(keys) + 3), 4.6))
         bottom = [0.0] * len(keys)
         for i, cat in enumerate(categories):
             values = [a.errors[k].get(cat, 0) for k in keys]
             ax.bar(range(len(keys)), values, bottom=bottom, label=cat, color=plt.cm.tab20(i % 20))
             bottom = [b + v for b, v in zip(bottom, values)]
-        ax.set_xticks(range(len(keys)), [f"{s}\n{b}" for s, b in keys], fontsize=7)
+        ax.set_xticks(range(len(keys)), [f"{textwrap.fill(s, 16)}\n{b}" for s, b in keys], fontsize=7)
         ax.set_ylabel("failing samples")
         ax.set_title("error types of failing samples")
-        ax.legend(fontsize=7, ncol=2)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
         _save(fig, out, "error_types")
         made["error_types"] = "error types"
     return made
