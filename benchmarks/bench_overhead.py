@@ -17,7 +17,11 @@ of tokens. The issue's target: within 5 % (ratio >= 0.95).
 
 Usage (from the repository root):
   .venv/bin/python benchmarks/bench_overhead.py [--model smollm2-135m] [--prompts 8]
-      [--max-new-tokens 64] [--rounds 3] [--threads 1]
+      [--max-new-tokens 64] [--rounds 3] [--threads 1] [--backend llamacpp|transformers]
+
+With --backend transformers the anchor is the same loaded model's plain
+`model.generate(ids, do_sample=False)` and codebudget's side is the transformers backend at batch 1
+(its per-step timing callback and end-token handling included).
 """
 
 from __future__ import annotations
@@ -36,6 +40,57 @@ from codebudget.sandbox.judge import program_hash
 from codebudget.store import Store
 
 
+def transformers_side(args: argparse.Namespace) -> list[float]:
+    """The transformers backend (batch 1, per-step timing callback, end-token handling) against
+    the same loaded model's plain `model.generate(..., do_sample=False)`."""
+    import torch
+
+    from codebudget.backends.hf_transformers import TransformersBackend
+
+    preset, path = resolve_model(args.model)
+    backend = TransformersBackend(str(path), preset=preset, batch_size=1, threads=args.threads)
+    tasks = get_benchmark("humaneval").load()[: args.prompts]
+    requests = [build_request(t, "instruct", 0) for t in tasks]
+    encoded = [backend.encode(r) for r in requests]
+    decoding = Decoding(max_new_tokens=args.max_new_tokens, temperature=0.0)
+    end_ids = sorted(backend.end_ids)
+
+    def anchor() -> tuple[int, float]:
+        start, tokens = time.perf_counter(), 0
+        with torch.inference_mode():
+            for ids in encoded:
+                out = backend.model.generate(torch.tensor([ids]), max_new_tokens=args.max_new_tokens,
+                                             do_sample=False, eos_token_id=end_ids, pad_token_id=backend.pad_id)
+                row = out[0, len(ids):].tolist()
+                tokens += next((i for i, t in enumerate(row) if t in backend.end_ids), len(row))
+        return tokens, time.perf_counter() - start
+
+    def ours() -> tuple[int, float]:
+        start = time.perf_counter()
+        tokens = sum(g.completion_tokens or 0 for g in backend.generate(requests, decoding))
+        return tokens, time.perf_counter() - start
+
+    return _rounds("transformers", args.rounds, anchor, ours)
+
+
+def _rounds(name: str, rounds: int, anchor, ours) -> list[float]:  # type: ignore[no-untyped-def]
+    anchor()
+    ours()
+    ratios = []
+    for round_ in range(rounds):
+        a_tokens, a_s = anchor()
+        o_tokens, o_s = ours()
+        ratio = (o_tokens / o_s) / (a_tokens / a_s)
+        ratios.append(ratio)
+        print(f"{name} round {round_ + 1}: anchor {a_tokens} tok in {a_s:.2f} s = {a_tokens / a_s:.1f} tok/s | "
+              f"codebudget {o_tokens} tok in {o_s:.2f} s = {o_tokens / o_s:.1f} tok/s | "
+              f"ratio {ratio:.3f}{'' if a_tokens == o_tokens else '  (token counts differ)'}")
+    median = statistics.median(ratios)
+    print(f"{name}: median ratio codebudget/anchor tokens/s: {median:.3f} "
+          f"({'PASS' if median >= 0.95 else 'MISS'}: target >= 0.95, i.e. within 5 %)")
+    return ratios
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="smollm2-135m")
@@ -43,7 +98,11 @@ def main() -> None:
     ap.add_argument("--max-new-tokens", type=int, default=64)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--backend", choices=("llamacpp", "transformers"), default="llamacpp")
     args = ap.parse_args()
+    if args.backend == "transformers":
+        transformers_side(args)
+        return
 
     import llama_cpp
 
