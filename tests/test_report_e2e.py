@@ -143,3 +143,12 @@ def test_report_errors_are_one_line(tmp_path: Path, cache_dir: Path, store: Path
     assert bad_grid.returncode == 2 and "--grid" in bad_grid.stderr and "Traceback" not in bad_grid.stderr
     unknown = cli(cache_dir, "report", "zzzz", "--store", str(store), "--out", str(tmp_path / "r"))
     assert unknown.returncode == 2 and "no run matches" in unknown.stderr
+
+
+def test_a_store_from_another_machine_finds_the_model_in_this_cache(store: Path, cache_dir: Path) -> None:
+    from codebudget.budgets.truncate import detokenizer_for
+
+    moved, reason = detokenizer_for("llamacpp", {"model_path": "/elsewhere/model.gguf"}, MODEL)
+    assert moved is not None and reason == "" and moved.text([]) == ""
+    gone, reason = detokenizer_for("llamacpp", {"model_path": "/elsewhere/model.gguf"}, "my-own.gguf")
+    assert gone is None and "no longer there" in reason

@@ -83,7 +83,7 @@ def load_runs(store: Store, run_ids: Iterable[str], prices: PriceTable) -> list[
             arch, params = preset.arch, preset.params
             flops = lambda p, c, _a=arch, _n=params: generation_flops(_a, _n, p, c)  # noqa: E731
         device = str(record.backend.get("device") or "cpu")
-        detok, reason = detokenizer_for(str(record.config.get("backend")), record.backend)
+        detok, reason = detokenizer_for(str(record.config.get("backend")), record.backend, model)
         out.append(RunData(record, name, store.results(record.run_id), tasks,
                            CostModel(prices.for_run(model, device), flops), detok, reason))
     return out

@@ -54,13 +54,28 @@ class HfTokenizer:
         return self.tokenizer.decode(list(ids), skip_special_tokens=False) if ids else ""
 
 
-def detokenizer_for(backend_name: str, backend: dict[str, Any]) -> tuple[Detokenizer | None, str]:
+def _cached_preset(model: str) -> str | None:
+    """Where this machine's cache holds the preset's verified weights (no download)."""
+    from codebudget.models import preset_names, resolve_model
+
+    if model not in preset_names():
+        return None
+    try:
+        return str(resolve_model(model, download=False)[1])
+    except Exception:  # not cached here: token cuts then say why they are unavailable
+        return None
+
+
+def detokenizer_for(backend_name: str, backend: dict[str, Any],
+                    model: str | None = None) -> tuple[Detokenizer | None, str]:
     """The run's own tokenizer, or None with the reason token cuts are unavailable."""
     try:
         if backend_name == "llamacpp" and backend.get("model_path"):
             path = str(backend["model_path"])
+            if not Path(path).is_file() and model is not None:
+                path = _cached_preset(model) or path  # the store moved machines, or the cache did
             if not Path(path).is_file():
-                return None, f"the model file {path} is no longer there (fetch it again)"
+                return None, f"the model file {path} is no longer there (`codebudget models fetch` it again)"
             return LlamaVocab(path), ""
         if backend_name == "transformers":
             path = backend.get("converted_dir") or backend.get("model_path")
