@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping
+from typing import Callable, Iterable, Mapping
 
 from codebudget.benchmarks import get_benchmark
 from codebudget.benchmarks.task import Task
@@ -302,7 +302,3 @@ def _samples_point(run: RunData, k: int, verdicts: Mapping[str, Verdict]) -> Bud
     per_problem_seconds = [k * math.fsum(seconds) / len(seconds)] if seconds else []
     return _summarise(run, "samples", float(k), per_task, per_problem_tokens, per_problem_tokens,
                       per_problem_seconds)
-
-
-def describe_exactness(run: RunData) -> dict[str, Any]:
-    return {"greedy": run.greedy, "token_cuts": run.detokenizer is not None, "why_not": run.no_cuts_reason}
