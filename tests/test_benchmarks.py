@@ -19,6 +19,7 @@ import pytest
 
 from codebudget.benchmarks import IOTests, ScriptTests, Task, benchmark_names, get_benchmark
 from codebudget.benchmarks.evalplus import mbpp_deserialize_inputs
+from codebudget.benchmarks.pro import base_task_ids
 from codebudget.errors import UserError
 
 # Several references write regexes such as "\w" in plain strings: the data's, not ours.
@@ -321,3 +322,14 @@ def test_mbpp_pro_irregular_records() -> None:
     assert tasks["MbppPro/338"].entry_point == "is_special_year"  # two defs in new_problem
     assert tasks["MbppPro/0"].metadata["base_position"] == 0
     assert script(tasks["MbppPro/50"]).under_test == ("frequency_nested_lists",)
+
+
+def test_every_pro_task_pairs_with_its_base_task() -> None:
+    """The pass→fail matrix pairs by these ids: MBPP Pro by MBPP+ position, HumanEval Pro by id."""
+    for pro_name, base_name in [("humaneval-pro", "humaneval"), ("mbpp-pro", "mbpp-plus")]:
+        base = {t.task_id: t for t in load(base_name)}
+        pairs = base_task_ids(load(pro_name))
+        assert len(pairs) == len(base) and set(pairs.values()) == set(base)
+        assert all(base[b].entry_point == p.base_entry_point for p in load(pro_name) for b in [pairs[p.task_id]])
+    assert base_task_ids(load("mbpp-pro"))["MbppPro/0"] == "Mbpp/2"
+    assert base_task_ids(load("humaneval-pro"))["HumanEvalPro/7"] == "HumanEval/7"

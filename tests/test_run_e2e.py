@@ -124,10 +124,22 @@ def test_sweep_file_runs_every_combination(model_cache: Path, tmp_path: Path, da
     sweep.write_text('[sweep]\nmodels = ["smollm2-135m"]\nbenchmarks = ["humaneval", "humaneval-pro"]\n'
                      'limit = 2\n[[sweep.decoding]]\nmax_new_tokens = 48\n')
     db = tmp_path / "sweep.db"
-    result = cli(model_cache, "run", "--config", str(sweep), "--store", str(db))
+    result = cli(model_cache, "run", "--config", str(sweep), "--store", str(db), "--threads", "1", "--label", "ladder")
     assert result.returncode == 0, result.stderr
     runs = json.loads(cli(model_cache, "runs", "--json", "--store", str(db)).stdout)
     assert sorted((r["config"]["benchmark"], r["generated"]) for r in runs) == [("humaneval", 2), ("humaneval-pro", 2)]
+    # --threads and --label apply on top of the sweep file (they do not change what a run is)
+    assert [(r["backend"]["n_threads"], r["label"]) for r in runs] == [(1, "ladder"), (1, "ladder")]
+
+
+def test_run_defining_options_beside_a_sweep_file_are_refused(tmp_path: Path, cache_dir: Path) -> None:
+    sweep = tmp_path / "sweep.toml"
+    sweep.write_text('[sweep]\nmodels = ["smollm2-135m"]\nbenchmarks = ["humaneval"]\n')
+    result = cli(cache_dir, "run", "--config", str(sweep), "--limit", "3", "--model", "x",
+                 "--store", str(tmp_path / "x.db"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "--model, --limit cannot be combined with --config" in result.stderr
+    assert not (tmp_path / "x.db").exists()
 
 
 def test_bad_sweep_file_names_the_field(tmp_path: Path, cache_dir: Path) -> None:

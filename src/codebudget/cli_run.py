@@ -23,6 +23,7 @@ app.add_typer(models_app, name="models")
 @app.command()
 @user_errors
 def run(
+    ctx: typer.Context,
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Preset name, a .gguf path, or the "
                                         "served model name (openai backend)."),
     benchmark: Optional[str] = typer.Option(None, "--benchmark", "-b", help="Benchmark(s), comma-separated."),
@@ -42,10 +43,10 @@ def run(
     label: Optional[str] = typer.Option(None, "--label"),
 ) -> None:
     """Generate with a real model, judge, and store every sample's cost (resumable)."""
-    from codebudget.config import DecodingConfig, RunConfig, format_validation_error, load_sweep
+    from codebudget.config import DecodingConfig, RunConfig, format_validation_error
 
     if config is not None:
-        configs = load_sweep(config)
+        configs = _sweep_with_overrides(ctx, config, threads, label)
     else:
         if not model or not benchmark:
             raise UserError("--model and --benchmark are required (or --config FILE)",
@@ -60,6 +61,31 @@ def run(
         except ValidationError as exc:
             raise UserError(f"invalid option: {format_validation_error(exc)}", "see `codebudget run --help`") from None
     _run_all(configs, store_path, workers)
+
+
+# Options that define a run's identity: beside --config they would be silently ignored, so they are refused.
+_RUN_DEFINING = ("model", "benchmark", "backend", "n", "limit", "temperature", "top_p", "max_new_tokens",
+                 "seed", "prompt_style", "base_url")
+
+
+def _sweep_with_overrides(ctx: typer.Context, config: Path, threads: int | None, label: str | None) -> list[Any]:
+    """A sweep file plus the options that do not change what a run is (threads, label).
+
+    Why: `--threads 1 --config sweep.toml` used to run on all cores without a word; an option
+    the sweep cannot honour must either apply or fail loudly.
+    """
+    from codebudget.config import load_sweep
+
+    # compared by name: typer ships its own copy of click, so its enum is not click's
+    given = [name for name in _RUN_DEFINING
+             if getattr(ctx.get_parameter_source(name), "name", "DEFAULT") != "DEFAULT"]
+    if given:
+        flags = ", ".join("--" + name.replace("_", "-") for name in given)
+        raise UserError(f"{flags} cannot be combined with --config (the sweep file defines the runs)",
+                        f"put it in {config} under [sweep], or drop --config")
+    configs = load_sweep(config)
+    updates = {k: v for k, v in (("threads", threads), ("label", label)) if v is not None}
+    return [cfg.model_copy(update=updates) for cfg in configs] if updates else configs
 
 
 def _run_all(configs: list[Any], store_path: Path, workers: int | None) -> None:
@@ -171,7 +197,8 @@ def runs(store_path: Path = StoreOption,
     with Store(store_path, readonly=True) as store:
         rows = store.runs()
     if as_json:
-        print(json.dumps([{"run_id": r.run_id, "label": r.label, "config": r.config, "planned": r.planned,
+        print(json.dumps([{"run_id": r.run_id, "label": r.label, "config": r.config, "backend": r.backend,
+                           "planned": r.planned,
                            "generated": r.generated, "judged": r.judged, "status": str(getattr(r.status, "value", r.status)),
                            "created_at": str(r.created_at), "updated_at": str(r.updated_at)} for r in rows], indent=2))
         return

@@ -77,7 +77,11 @@ class SweepFile(BaseModel):
 
 
 def load_sweep(path: Path) -> list[RunConfig]:
-    """Read a sweep file into run configs; every mistake names the file and the field."""
+    """Read a sweep file into run configs; every mistake names the file and the field.
+
+    `[sweep]` is one product; `[[sweep]]` repeated is several, run in order (a ladder on
+    HumanEval in full and on MBPP limited to a subset, from one command).
+    """
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -86,17 +90,20 @@ def load_sweep(path: Path) -> list[RunConfig]:
         raise UserError(f"{path}: not valid TOML: {exc}", "fix the syntax (see README, 'Sweeps')") from None
     if "sweep" not in data:
         raise UserError(f"{path}: no [sweep] table", "put the settings under a [sweep] header")
-    try:
-        sweep = SweepFile.model_validate(data["sweep"])
-    except ValidationError as exc:
-        raise UserError(f"{path}: {format_validation_error(exc, 'sweep')}",
-                        "see README, 'Sweeps', for the fields and their types") from None
-    runs = []
-    for model, bench, style, dec in itertools.product(sweep.models, sweep.benchmarks,
-                                                       sweep.prompt_styles, sweep.decoding):
-        runs.append(RunConfig(model=model, backend=sweep.backend, benchmark=bench, prompt_style=style,
-                              n=sweep.n, limit=sweep.limit, decoding=dec, n_ctx=sweep.n_ctx,
-                              base_url=sweep.base_url, threads=sweep.threads))
+    tables = data["sweep"] if isinstance(data["sweep"], list) else [data["sweep"]]
+    runs: list[RunConfig] = []
+    for index, table in enumerate(tables):
+        where = f"sweep[{index}]" if isinstance(data["sweep"], list) else "sweep"
+        try:
+            sweep = SweepFile.model_validate(table)
+        except ValidationError as exc:
+            raise UserError(f"{path}: {format_validation_error(exc, where)}",
+                            "see README, 'Sweeps', for the fields and their types") from None
+        for model, bench, style, dec in itertools.product(sweep.models, sweep.benchmarks,
+                                                           sweep.prompt_styles, sweep.decoding):
+            runs.append(RunConfig(model=model, backend=sweep.backend, benchmark=bench, prompt_style=style,
+                                  n=sweep.n, limit=sweep.limit, decoding=dec, n_ctx=sweep.n_ctx,
+                                  base_url=sweep.base_url, threads=sweep.threads))
     return runs
 
 

@@ -116,3 +116,25 @@ MBPP_PRO = Benchmark(
     files=(catalog.MBPP_PRO,),
     parse=parse_mbpp_pro,
 )
+
+
+def base_task_ids(tasks: Sequence[Task], data_dir: Path | None = None) -> dict[str, str]:
+    """Each Pro task's base task id (HumanEval Pro records name it; MBPP Pro ones only by position).
+
+    Why a function: MBPP Pro has no MBPP id, so pairing a Pro task with its base problem (the
+    pass→fail matrix) needs the MBPP+ task at the same position, read from the MBPP+ data.
+    """
+    from codebudget.benchmarks.registry import get_benchmark
+
+    out: dict[str, str] = {}
+    by_position: dict[str, list[str]] = {}
+    for task in tasks:
+        meta = task.metadata
+        if "base_task_id" in meta:
+            out[task.task_id] = str(meta["base_task_id"])
+        elif "base_position" in meta:
+            base = str(meta["base_benchmark"])
+            if base not in by_position:
+                by_position[base] = [t.task_id for t in get_benchmark(base).load(data_dir)]
+            out[task.task_id] = by_position[base][int(str(meta["base_position"]))]
+    return out

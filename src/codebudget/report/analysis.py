@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
 
+from codebudget.benchmarks.pro import base_task_ids
 from codebudget.budgets.axes import AXES, PER_SCALES, Axis, PriceTable
 from codebudget.budgets.curves import BudgetPoint, RunData, full_cost, grids_for, judge_cuts, load_runs, plan, points
 from codebudget.budgets.per import (EfficiencyMetrics, MarginalGain, composite_per, cost_normalised_per,
@@ -283,7 +284,7 @@ def _gaps(runs: list[RunData]) -> list[GapRow]:
             continue
         base_solved = _solved(base)
         pro_solved = _solved(pro)
-        mapping = {t: str(task.metadata.get("base_task_id")) for t, task in pro.tasks.items()}
+        mapping = base_task_ids(list(pro.tasks.values()))
         matrix = PassFailMatrix.from_results(base_solved, pro_solved, mapping)
         base_rate = _rate(base)
         pro_rate = _rate(pro)
