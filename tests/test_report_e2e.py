@@ -111,6 +111,7 @@ def test_report_writes_every_view_and_cut_verdicts_match_the_short_runs(store: P
                     "## Crossover", "## Self-invoking gap", "## Quality floors"):
         assert heading in md, heading
     assert "| smollm2-135m | humaneval | humaneval-pro |" in md  # the gap table row
+    assert "| cpu, 1 thread | complete |" in md  # what the seconds axis was measured on (--threads 1)
 
 
 def test_report_html_renders_in_chromium(store: Path, cache_dir: Path, tmp_path: Path) -> None:

@@ -17,7 +17,6 @@ import json
 import os
 import select
 import shutil
-import signal
 import socket
 import stat
 import subprocess

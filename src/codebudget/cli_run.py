@@ -39,7 +39,7 @@ def run(
     config: Optional[Path] = typer.Option(None, "--config", help="A sweep file (TOML): models × benchmarks × styles × decodings."),
     store_path: Path = StoreOption,
     workers: Optional[int] = typer.Option(None, "--workers", "-w", help="Parallel judges."),
-    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for the engine (default: all cores)."),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads for the engine (default: all cores)."),
     label: Optional[str] = typer.Option(None, "--label"),
 ) -> None:
     """Generate with a real model, judge, and store every sample's cost (resumable)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Mapping
+
 from codebudget.budgets.axes import AXES, COST_UNITS, EXACTNESS
 from codebudget.report.analysis import QUALITY_TARGETS, Analysis
 from codebudget.report.published import SOURCE, published_for
@@ -75,10 +77,18 @@ def _runs(a: Analysis, add) -> None:
         d = r.record.config.get("decoding", {})
         rows.append([r.record.run_id, r.series, r.benchmark, r.style, r.record.config.get("backend"),
                      f"T={d.get('temperature')}, top_p={d.get('top_p')}, max_new_tokens={d.get('max_new_tokens')}",
-                     r.n, len(r.samples), r.record.backend.get("version"), r.record.status.value])
+                     r.n, len(r.samples), r.record.backend.get("version"), _where(r.record.backend),
+                     r.record.status.value])
     add(md_table(["run", "model", "benchmark", "style", "backend", "decoding", "n", "samples", "engine version",
-                  "status"], rows))
+                  "device", "status"], rows))
     add("")
+
+
+def _where(backend: Mapping[str, Any]) -> str:
+    """Device and CPU threads as the run recorded them: the seconds axis means little without them."""
+    device = str(backend.get("device") or "?")
+    threads = backend.get("n_threads")
+    return f"{device}, {threads} thread{'s' if threads != 1 else ''}" if threads else device
 
 
 def _grid(a: Analysis, add) -> None:
