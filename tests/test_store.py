@@ -144,14 +144,23 @@ def test_run_id_is_stable_and_sensitive() -> None:
     assert run_id_for({**CONFIG, "label": None}) != run_id_for(CONFIG)
 
 
-def test_ensure_run_is_idempotent_and_refreshes_on_resume(store: Store) -> None:
-    first = store.ensure_run("r", CONFIG, 10, {"engine": "a"}, {"host": "x"}, label="keep")
+def test_ensure_run_is_idempotent_and_keeps_where_it_was_measured(store: Store) -> None:
+    first = store.ensure_run("r", CONFIG, 10, {"engine": "a", "n_threads": 1, "load_seconds": 0.3},
+                             {"host": "x"}, label="keep")
     store.set_status("r", RunStatus.INTERRUPTED)
-    again = store.ensure_run("r", dict(reversed(list(CONFIG.items()))), 10, {"engine": "b"}, {"host": "y"})
+    # the same setting again (only the load time differs): nothing to add
+    same = store.ensure_run("r", CONFIG, 10, {"engine": "a", "n_threads": 1, "load_seconds": 0.9}, {"host": "x"})
+    assert (same.backend, same.machine) == (first.backend, first.machine)
+    again = store.ensure_run("r", dict(reversed(list(CONFIG.items()))), 10, {"engine": "a", "n_threads": 2},
+                             {"host": "y"})
+    store.ensure_run("r", CONFIG, 10, {"engine": "a", "n_threads": 2}, {"host": "y"})  # seen before
     assert [r.run_id for r in store.runs()] == ["r"]
     assert again.created_at == first.created_at and again.updated_at >= first.updated_at
-    assert (again.backend, again.machine, again.label, again.status) == (
-        {"engine": "b"}, {"host": "y"}, "keep", RunStatus.RUNNING)
+    # the first description stays (its samples were measured there); the resume is recorded beside it
+    assert store.run("r").backend == {"engine": "a", "n_threads": 1, "load_seconds": 0.3,
+                                      "resumed_with": [{"engine": "a", "n_threads": 2}]}
+    assert store.run("r").machine == {"host": "x", "resumed_with": [{"host": "y"}]}
+    assert (again.label, again.status) == ("keep", RunStatus.RUNNING)
     with pytest.raises(ValueError, match="different configuration"):
         store.ensure_run("r", {"other": 1}, 10, {}, {})
 

@@ -85,10 +85,17 @@ def _runs(a: Analysis, add) -> None:
 
 
 def _where(backend: Mapping[str, Any]) -> str:
-    """Device and CPU threads as the run recorded them: the seconds axis means little without them."""
-    device = str(backend.get("device") or "?")
-    threads = backend.get("n_threads")
-    return f"{device}, {threads} thread{'s' if threads != 1 else ''}" if threads else device
+    """Device and CPU threads as the run recorded them: the seconds axis means little without them.
+
+    A run resumed under another setting says so: its samples were timed under both.
+    """
+    def one(d: Mapping[str, Any]) -> str:
+        threads = d.get("n_threads")
+        device = str(d.get("device") or "?")
+        return f"{device}, {threads} thread{'s' if threads != 1 else ''}" if threads else device
+
+    later = [one(d) for d in backend.get("resumed_with", [])]
+    return one(backend) + "".join(f"; resumed on {w}" for w in later)
 
 
 def _grid(a: Analysis, add) -> None:

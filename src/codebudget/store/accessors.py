@@ -99,14 +99,19 @@ class Store:
     def ensure_run(self, run_id: str, config: Mapping[str, Any], planned: int,
                    backend: Mapping[str, Any], machine: Mapping[str, Any],
                    label: str | None = None) -> RunRecord:
-        """Create the run, or resume it: same config, same row; backend, machine and time refreshed.
+        """Create the run, or resume it: same config, same row. Either way it is marked 'running'.
 
-        Either way the run is marked 'running'. A label of None keeps the stored label.
+        The backend and machine the run was created with are kept: its samples were measured
+        there. A resume under a different description (another thread count, another host) is
+        added to that description's `resumed_with` list instead of replacing it, so a report can
+        say that a run's seconds come from more than one setting. A label of None keeps the
+        stored label.
         """
         config_json = canonical_json(dict(config))
         now = utc_now()
         with self._write() as conn:
-            row = conn.execute("SELECT config_json FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+            row = conn.execute("SELECT config_json, backend_json, machine_json FROM runs WHERE run_id = ?",
+                               (run_id,)).fetchone()
             if row is None:
                 conn.execute(
                     "INSERT INTO runs (run_id, label, config_json, planned, backend_json, machine_json, "
@@ -119,8 +124,8 @@ class Store:
                 conn.execute(
                     "UPDATE runs SET label = COALESCE(?, label), planned = ?, backend_json = ?, "
                     "machine_json = ?, status = ?, updated_at = ? WHERE run_id = ?",
-                    (label, planned, descriptive_json(dict(backend)), descriptive_json(dict(machine)),
-                     RunStatus.RUNNING.value, now, run_id))
+                    (label, planned, _with_resume(row["backend_json"], backend),
+                     _with_resume(row["machine_json"], machine), RunStatus.RUNNING.value, now, run_id))
         return self.run(run_id)
 
     def run(self, run_id: str) -> RunRecord:
@@ -267,3 +272,21 @@ def _run_summary(row: sqlite3.Row) -> RunSummary:
                       planned=row["planned"], generated=row["generated"], judged=row["judged"],
                       status=RunStatus(row["status"]), created_at=parse_time(row["created_at"]),
                       updated_at=parse_time(row["updated_at"]))
+
+
+# Keys that differ between any two sessions (timings of the load itself): not a different setting.
+_VOLATILE = frozenset({"load_seconds", "resumed_with"})
+
+
+def _with_resume(stored_json: str, current: Mapping[str, Any]) -> str:
+    """The stored description, with `current` added to `resumed_with` if it is a new setting."""
+    stored = json.loads(stored_json)
+    now = _setting(json.loads(descriptive_json(dict(current))))
+    if now not in [_setting(stored), *(_setting(d) for d in stored.get("resumed_with", []))]:
+        stored["resumed_with"] = [*stored.get("resumed_with", []), now]
+    return descriptive_json(stored)
+
+
+def _setting(description: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in description.items() if k not in _VOLATILE}
+
