@@ -269,7 +269,7 @@ def _run_record(row: sqlite3.Row) -> RunRecord:
 
 def _run_summary(row: sqlite3.Row) -> RunSummary:
     return RunSummary(run_id=row["run_id"], label=row["label"], config=json.loads(row["config_json"]),
-                      planned=row["planned"], generated=row["generated"], judged=row["judged"],
+                      backend=json.loads(row["backend_json"]), planned=row["planned"], generated=row["generated"], judged=row["judged"],
                       status=RunStatus(row["status"]), created_at=parse_time(row["created_at"]),
                       updated_at=parse_time(row["updated_at"]))
 

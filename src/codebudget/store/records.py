@@ -65,6 +65,7 @@ class RunSummary:
     run_id: str
     label: str | None
     config: dict[str, Any]
+    backend: dict[str, Any]  # the engine, device and threads the run was created with
     planned: int
     generated: int  # samples stored
     judged: int  # stored samples whose program has a verdict
